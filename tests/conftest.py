@@ -1,0 +1,52 @@
+"""Shared test fixtures.
+
+Real EEGMMIDB recordings come from ``../shared/data`` (unpacked by its ``prepare.sh`` in MNE's own
+layout) or from an ``MNE_DATA`` folder that already holds them. Nothing is ever downloaded. Where
+no real data can be found the real-data tests are skipped, unless ``JEEG_REQUIRE_DATA=1`` (set by
+``.ci/run``), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+EEGBCI_SUBDIR = Path("MNE-eegbci-data/files/eegmmidb/1.0.0")
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Compiled XLA programs are reused across test runs (CI runs on 2 cores).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "jeeg" / "jax-cache"))
+
+
+def _has_subject(root: Path, subject: int) -> bool:
+    return (root / EEGBCI_SUBDIR / f"S{subject:03d}" / f"S{subject:03d}R04.edf").is_file()
+
+
+@pytest.fixture(scope="session")
+def eegmmidb_root() -> Path:
+    """Folder holding ``MNE-eegbci-data/...`` with all 17 real subjects (S001-S017)."""
+    env = os.environ.get("MNE_DATA")
+    if env and all(_has_subject(Path(env), s) for s in range(1, 18)):
+        return Path(env)
+    if (SHARED_DATA / "prepare.sh").is_file():
+        dest = Path(os.environ.get("JEEG_TEST_DATA", Path.home() / ".cache" / "jeeg" / "test-data"))
+        out = subprocess.run(
+            ["sh", str(SHARED_DATA / "prepare.sh"), str(dest)], check=True, capture_output=True, text=True
+        )
+        return Path(out.stdout.strip())
+    if os.environ.get("JEEG_REQUIRE_DATA") == "1":
+        pytest.fail("real EEGMMIDB data required (JEEG_REQUIRE_DATA=1) but neither MNE_DATA nor ../shared/data has it")
+    pytest.skip("real EEGMMIDB recordings not found (set MNE_DATA or place ../shared/data beside the repo)")
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    """A fresh, empty epochs cache for one test."""
+    d = tmp_path / "epochs-cache"
+    d.mkdir()
+    return d
