@@ -1,0 +1,66 @@
+"""Model registry: drives CLI choices, docs and the parametrised "every model" tests.
+
+Every model follows braindecode's constructor signature
+``Model(n_chans, n_outputs, n_times, sfreq, *, rngs, **hyper_params)`` and is called as
+``model(x, train=bool, rngs=nnx.Rngs | None, return_attention=bool)`` with ``x`` of shape
+(batch, n_chans, n_times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flax import nnx
+
+from jeeg.errors import ConfigError
+from jeeg.models.layers import apply_constraints
+from jeeg.models.stff_da import STFFDA
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its class, display name and source."""
+
+    cls: Callable[..., nnx.Module]
+    display_name: str
+    reference: str
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "stff_da": ModelSpec(
+        STFFDA,
+        "STFF-DA",
+        "CNN→LSTM→additive attention; shared/design/architectures.md §3 (defaults inferred)",
+    ),
+}
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """Look up a model by registry name; raises ConfigError listing the known names."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(REGISTRY))}") from None
+
+
+def build_model(
+    name: str, n_chans: int, n_outputs: int, n_times: int, sfreq: float, *, rngs: nnx.Rngs, **kwargs
+) -> nnx.Module:
+    """Instantiate a registered model with its weight constraints already applied.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown model name or a hyper-parameter the model does not accept.
+    """
+    spec = get_model_spec(name)
+    try:
+        model = spec.cls(n_chans, n_outputs, n_times, sfreq, rngs=rngs, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f"bad hyper-parameters for model {name!r} ({kwargs}): {e}") from None
+    apply_constraints(model)
+    return model
+
+
+__all__ = ["REGISTRY", "ModelSpec", "STFFDA", "apply_constraints", "build_model", "get_model_spec"]

@@ -1,0 +1,154 @@
+"""Result tables and plots of a cross-validation run (matplotlib, Agg backend; rich tables)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from jeeg.metrics import METRIC_KEYS, format_mean_std  # noqa: E402
+
+HEADERS = {
+    "accuracy": "Accuracy %",
+    "balanced_accuracy": "Bal. acc. %",
+    "cohen_kappa": "Kappa",
+    "f1_macro": "F1 macro %",
+    "f1_weighted": "F1 weighted %",
+}
+
+
+def display_name(model: str) -> str:
+    """Human name of a registered model or baseline (``stff_da`` → ``STFF-DA``)."""
+    from jeeg.baselines import BASELINE_NAMES
+    from jeeg.models import REGISTRY
+
+    if model in REGISTRY:
+        return REGISTRY[model].display_name
+    return BASELINE_NAMES.get(model, model)
+
+
+def _cell(stats: dict, key: str) -> str:
+    scale = 1.0 if key == "cohen_kappa" else 100.0
+    digits = 2 if key == "cohen_kappa" else 1
+    return format_mean_std(stats[key]["mean"], stats[key]["std"], scale=scale, digits=digits)
+
+
+def results_table(metrics: dict, over: str = "over_subjects") -> Table:
+    """Rich table: one row per (task, model), mean ± std ``over`` subjects (or folds)."""
+    unit = "subjects" if over == "over_subjects" else "folds"
+    t = Table(title=f"{metrics['dataset']}: mean ± std over {unit}")
+    t.add_column("Task")
+    t.add_column("Model")
+    for k in METRIC_KEYS:
+        t.add_column(HEADERS[k], justify="right")
+    for task, by_model in metrics["aggregate"].items():
+        for model, agg in by_model.items():
+            t.add_row(task, display_name(model), *(_cell(agg[over], k) for k in METRIC_KEYS))
+    return t
+
+
+def markdown_table(metrics: dict, over: str = "over_subjects") -> str:
+    """The same table as :func:`results_table`, as GitHub markdown (for README/docstrings)."""
+    cols = ["Task", "Model", *(HEADERS[k] for k in METRIC_KEYS)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for task, by_model in metrics["aggregate"].items():
+        for model, agg in by_model.items():
+            cells = [task, display_name(model), *(_cell(agg[over], k) for k in METRIC_KEYS)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_confusion_matrices(metrics: dict, path: Path) -> None:
+    """Row-normalised confusion matrices summed over folds: rows = tasks, columns = models."""
+    tasks, models, names = metrics["tasks"], metrics["models"], metrics["class_names"]
+    fig, axes = plt.subplots(
+        len(tasks), len(models), figsize=(3.2 * len(models) + 0.8, 3.0 * len(tasks) + 0.5), squeeze=False
+    )
+    for i, task in enumerate(tasks):
+        for j, model in enumerate(models):
+            ax = axes[i, j]
+            cm = np.asarray(metrics["aggregate"][task][model]["confusion_matrix"], float)
+            norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+            ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+            for a in range(cm.shape[0]):
+                for b in range(cm.shape[1]):
+                    ax.text(b, a, f"{int(cm[a, b])}", ha="center", va="center",
+                            color="white" if norm[a, b] > 0.5 else "black", fontsize=8)
+            ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+            ax.set_yticks(range(len(names)), names, fontsize=7)
+            ax.set_title(f"{display_name(model)}\n{task}", fontsize=8)
+            ax.set_xlabel("predicted", fontsize=7)
+            ax.set_ylabel("true", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _mean_std_curves(curves: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    n = max(len(c) for c in curves)
+    a = np.full((len(curves), n), np.nan)
+    for i, c in enumerate(curves):
+        a[i, : len(c)] = c
+    with warnings.catch_warnings():  # epochs where every fold has stopped are all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, 0), np.nanstd(a, 0)
+
+
+def plot_learning_curves(histories: list[dict], path: Path) -> None:
+    """Loss and accuracy against epoch, mean ± std over the folds still training, per task."""
+    tasks = list(dict.fromkeys(h["task"] for h in histories))
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.2 * len(tasks)), squeeze=False)
+    for i, task in enumerate(tasks):
+        hs = [h for h in histories if h["task"] == task]
+        for j, (metric, label) in enumerate((("loss", "cross-entropy"), ("accuracy", "accuracy"))):
+            ax = axes[i, j]
+            for part, colour in (("train", "C0"), ("val", "C1")):
+                m, s = _mean_std_curves([h[f"{part}_{metric}"] for h in hs])
+                ep = np.arange(1, len(m) + 1)
+                ax.plot(ep, m, color=colour, label=f"{part} (n={len(hs)} folds)")
+                ax.fill_between(ep, m - s, m + s, color=colour, alpha=0.2)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.set_title(task, fontsize=9)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_attention(attention: list[dict], ds, path: Path) -> None:
+    """Mean attention weight over time per true class on the test trials (± s.e.m.), per task.
+
+    Each attention token covers ``n_times / n_tokens`` samples; it is drawn at the centre of its
+    window in s relative to the cue.
+    """
+    tasks = list(dict.fromkeys(a["task"] for a in attention))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.4), squeeze=False)
+    for i, task in enumerate(tasks):
+        ax = axes[0, i]
+        alpha = np.concatenate([a["alpha"] for a in attention if a["task"] == task])
+        y = np.concatenate([a["y"] for a in attention if a["task"] == task])
+        n_tok = alpha.shape[1]
+        width = ds.n_times / n_tok / ds.sfreq
+        t = ds.tmin + (np.arange(n_tok) + 0.5) * width
+        for c, name in enumerate(ds.class_names):
+            sel = alpha[y == c]
+            if len(sel) == 0:
+                continue
+            m, sem = sel.mean(0), sel.std(0) / np.sqrt(len(sel))
+            ax.plot(t, m, label=f"{name} (n={len(sel)})")
+            ax.fill_between(t, m - sem, m + sem, alpha=0.2)
+        ax.axhline(1.0 / n_tok, color="grey", ls=":", lw=1, label="uniform")
+        ax.set_xlabel("time from cue (s)")
+        ax.set_ylabel("attention weight α")
+        ax.set_title(f"{task}: attention over time (test trials)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
