@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ class RichReporter:
         )
         self.folds = None
         self.epochs = None
+        self.stage = None
 
     def __enter__(self):
         self.progress.__enter__()
@@ -51,7 +53,10 @@ class RichReporter:
         return self.progress.__exit__(*exc)
 
     def status(self, msg: str) -> None:
-        self.progress.console.log(msg)
+        """One updating status line (data loading, current stage)."""
+        if self.stage is None:
+            self.stage = self.progress.add_task("status", total=None, info=msg)
+        self.progress.update(self.stage, info=msg)
 
     def start_folds(self, n: int) -> None:
         self.folds = self.progress.add_task("folds ", total=n, info="")
@@ -87,7 +92,7 @@ def _cv(args: argparse.Namespace) -> int:
     cfg = resolve(args.config, overrides)
     out = Path(args.out) if args.out else Path("runs") / time.strftime("cv-%Y%m%d-%H%M%S")
     prepare_out_dir(out, args.overwrite)
-    console = Console(stderr=False, quiet=args.quiet)
+    console = Console(quiet=args.quiet, width=max(130, shutil.get_terminal_size().columns))
     t0 = time.time()
     if args.quiet:
         metrics = CVRun(cfg, out).run()

@@ -122,7 +122,7 @@ def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
     out: list[TaskFold] = []
     for task in ds.tasks:
         where = np.flatnonzero(ds.task == task)
-        opts = dict(val_fraction=cfg.val_fraction, seed=cfg.seed)
+        opts = dict(val_fraction=cfg.val_fraction, seed=cfg.seed, class_names=list(ds.class_names))
         if cfg.scheme != "loso":  # leave-one-subject-out has one fold per subject
             opts["n_folds"] = cfg.n_folds
         folds = make_folds(cfg.scheme, ds.y[where], ds.subject[where], **opts)

@@ -1,0 +1,103 @@
+"""Model registry, STFF-DA shapes against architectures.md §3, constraints, attention core."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jeeg.attention import additive_attention
+from jeeg.errors import ConfigError
+from jeeg.models import REGISTRY, apply_constraints, build_model
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("n_chans,n_outputs,n_times,sfreq", [(64, 2, 640, 160.0), (64, 4, 500, 250.0), (8, 3, 64, 128.0)])
+def test_every_model_forward(name, n_chans, n_outputs, n_times, sfreq):
+    model = build_model(name, n_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(1), (3, n_chans, n_times))
+    logits, aux = model(x, return_attention=True)
+    assert logits.shape == (3, n_outputs)
+    assert np.isfinite(np.asarray(logits)).all()
+    alpha = np.asarray(aux["attention"])
+    assert alpha.shape[0] == 3 and (alpha >= 0).all()
+    np.testing.assert_allclose(alpha.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_stff_da_reference_shapes():
+    """architectures.md §3 at 64 ch x 500 samples, 250 Hz: kernels 64 and 16, 31 tokens, 64-d LSTM."""
+    m = build_model("stff_da", 64, 4, 500, 250.0, rngs=nnx.Rngs(0))
+    assert (m.k1, m.k2, m.n_tokens) == (64, 16, 31)
+    assert m.conv_t.kernel.shape == (64, 1, 16)
+    assert m.conv_s.kernel.shape == (64, 16, 2)
+    assert m.conv_sep_d.kernel.shape == (1, 16, 1, 32) and m.conv_sep_p.kernel.shape == (1, 1, 32, 32)
+    assert m.lstm.w_in.shape == (32, 256) and m.lstm.w_rec.shape == (64, 256)
+    assert m.head.kernel.shape == (64, 4)
+    _, aux = m(jnp.zeros((2, 64, 500)), return_attention=True)
+    assert aux["attention"].shape == (2, 31)
+    # EEGMMIDB at 160 Hz scales the kernels: round(64*160/250) = 41, round(16*160/250) = 10.
+    m160 = build_model("stff_da", 64, 2, 640, 160.0, rngs=nnx.Rngs(0))
+    assert (m160.k1, m160.k2, m160.n_tokens) == (41, 10, 40)
+
+
+def test_fast_rows_equal_reference_convolutions():
+    """Rows 1-2 (1-D conv over batch*channels, einsum spatial conv) equal EEGNet's 2-D convs."""
+    m = build_model("stff_da", 6, 2, 48, 128.0, rngs=nnx.Rngs(3))
+    x = jax.random.normal(jax.random.key(0), (2, 6, 48))
+    B, C, T = x.shape
+    fast = m.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, T, -1)
+    k2d = m.conv_t.kernel[...][None]  # (1, k1, 1, F1)
+    ref = jax.lax.conv_general_dilated(x[..., None], k2d, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5)
+    F1 = fast.shape[-1]
+    ks = m.conv_s.kernel[...]  # (n_chans, F1, D)
+    grouped = ks.reshape(C, 1, 1, -1)  # output map f*D + d belongs to group f
+    ref_s = jax.lax.conv_general_dilated(
+        ref, grouped, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=F1
+    )
+    np.testing.assert_allclose(m.conv_s(fast)[:, None], ref_s, rtol=1e-5, atol=1e-5)
+
+
+def test_max_norm_constraint():
+    m = build_model("stff_da", 64, 2, 640, 160.0, rngs=nnx.Rngs(0))
+    norms = lambda: np.sqrt((np.asarray(m.conv_s.kernel[...]) ** 2).sum(0))  # noqa: E731
+    assert norms().max() <= 1.0 + 1e-5
+    m.conv_s.kernel[...] = m.conv_s.kernel[...] * 50.0
+    assert norms().max() > 1.5
+    apply_constraints(m)
+    np.testing.assert_allclose(norms().max(), 1.0, rtol=1e-5)
+
+
+def test_dropout_only_in_training():
+    m = build_model("stff_da", 8, 2, 64, 128.0, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(0), (4, 8, 64))
+    np.testing.assert_array_equal(m(x), m(x))
+    a = m(x, train=True, rngs=nnx.Rngs(dropout=jax.random.key(1)))
+    b = m(x, train=True, rngs=nnx.Rngs(dropout=jax.random.key(2)))
+    assert not np.allclose(a, b)
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ConfigError, match="n_times"):
+        build_model("stff_da", 64, 2, 8, 160.0, rngs=nnx.Rngs(0))
+    with pytest.raises(ConfigError, match="unknown model 'eegnetz'"):
+        build_model("eegnetz", 64, 2, 640, 160.0, rngs=nnx.Rngs(0))
+    with pytest.raises(ConfigError, match="hyper-parameters"):
+        build_model("stff_da", 64, 2, 640, 160.0, rngs=nnx.Rngs(0), lstm_size=3)
+
+
+def test_additive_attention_by_hand():
+    h = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], np.float32)  # 3 steps, d = 2
+    w = np.eye(2, dtype=np.float32)
+    b = np.zeros(2, np.float32)
+    v = np.array([1.0, -1.0], np.float32)
+    e = np.array([np.tanh(1.0) - 0.0, 0.0 - np.tanh(2.0), np.tanh(1.0) - np.tanh(1.0)])
+    alpha = np.exp(e) / np.exp(e).sum()
+    ctx, a = additive_attention(jnp.asarray(h), w, b, v)
+    np.testing.assert_allclose(a, alpha, rtol=1e-6)
+    np.testing.assert_allclose(ctx, alpha @ h, rtol=1e-6)
+    _, a_masked = additive_attention(jnp.asarray(h), w, b, v, mask=jnp.array([True, False, True]))
+    assert float(a_masked[1]) == 0.0
+    np.testing.assert_allclose(a_masked.sum(), 1.0, rtol=1e-6)
