@@ -17,9 +17,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from jeeg.data.eegmmidb import Preprocessing
 from jeeg.errors import ConfigError
+from jeeg.train import TrainConfig
 
 ALL_EEGMMIDB_SUBJECTS = tuple(range(1, 110))
+# Preprocessing and training defaults live in one place each; CVConfig exposes them as flat keys.
+_PRE, _TRAIN = Preprocessing(), TrainConfig()
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,11 @@ class CVConfig:
     data_dir: str | None = None
     download: bool = False
     cache_dir: str | None = None
-    l_freq: float | None = 4.0
-    h_freq: float | None = 40.0
-    tmin: float = 0.0
-    tmax: float = 4.0
-    resample: float | None = None
+    l_freq: float | None = _PRE.l_freq
+    h_freq: float | None = _PRE.h_freq
+    tmin: float = _PRE.tmin
+    tmax: float = _PRE.tmax
+    resample: float | None = _PRE.resample
     channels: tuple[str, ...] | None = None
     standardize: bool = True
     scheme: str = "within_subject_stratified"
@@ -57,20 +61,28 @@ class CVConfig:
     val_fraction: float = 0.2
     model: str = "stff_da"
     model_kwargs: dict = field(default_factory=dict)
-    batch_size: int = 64
-    max_epochs: int = 200
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_epochs: int = 0
-    patience: int = 30
-    monitor: str = "val_loss"
-    eval_batch_size: int = 256
+    batch_size: int = _TRAIN.batch_size
+    max_epochs: int = _TRAIN.max_epochs
+    lr: float = _TRAIN.lr
+    weight_decay: float = _TRAIN.weight_decay
+    schedule: str = _TRAIN.schedule
+    warmup_epochs: int = _TRAIN.warmup_epochs
+    patience: int = _TRAIN.patience
+    monitor: str = _TRAIN.monitor
+    eval_batch_size: int = _TRAIN.eval_batch_size
     baselines: tuple[str, ...] = ("csp_lda", "logvar_lr")
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    def preprocessing(self) -> Preprocessing:
+        """The :class:`~jeeg.data.eegmmidb.Preprocessing` these keys describe."""
+        return Preprocessing(**{f.name: getattr(self, f.name) for f in fields(Preprocessing)})
+
+    def train_config(self) -> TrainConfig:
+        """The :class:`~jeeg.train.TrainConfig` these keys describe."""
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
 
     def replace(self, **changes) -> "CVConfig":
         return make_config({**self.to_dict(), **changes})
@@ -172,6 +184,7 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
         raise ConfigError("subjects must list at least one subject")
     if not 0.0 < cfg.val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in (0, 1); got {cfg.val_fraction}")
+    cfg.preprocessing(), cfg.train_config()  # validate their values now, before any data is read
     return cfg
 
 

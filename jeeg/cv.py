@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from jeeg.config import CVConfig
-from jeeg.data import EpochsDataset, Preprocessing, load_dataset, standardize_trials
+from jeeg.data import EpochsDataset, load_dataset, standardize_trials
 from jeeg.errors import ConfigError
 from jeeg.metrics import METRIC_KEYS, aggregate, classification_metrics
 from jeeg.splits import Fold, make_folds
@@ -95,9 +95,6 @@ def prepare_out_dir(out: Path, overwrite: bool) -> None:
 
 def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None) -> EpochsDataset:
     """Load and preprocess the dataset a config asks for (see :func:`jeeg.data.load_dataset`)."""
-    pre = Preprocessing(
-        l_freq=cfg.l_freq, h_freq=cfg.h_freq, tmin=cfg.tmin, tmax=cfg.tmax, resample=cfg.resample, channels=cfg.channels
-    )
     return load_dataset(
         cfg.dataset,
         list(cfg.subjects),
@@ -106,7 +103,7 @@ def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None
         data_dir=cfg.data_dir,
         download=cfg.download,
         cache_dir=cfg.cache_dir,
-        preprocessing=pre,
+        preprocessing=cfg.preprocessing(),
         progress=progress,
     )
 
@@ -212,14 +209,10 @@ class CVRun:
         import jax
         import jax.numpy as jnp
 
-        from jeeg.train import MemberData, TrainConfig, Trainer
+        from jeeg.train import MemberData, Trainer
 
         cfg = self.cfg
-        tcfg = TrainConfig(
-            batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-            schedule=cfg.schedule, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience, monitor=cfg.monitor,
-            eval_batch_size=cfg.eval_batch_size,
-        )
+        tcfg = cfg.train_config()
         n_train = [len(tf.train) for tf in folds]
         trainer = Trainer(
             cfg.model, dict(cfg.model_kwargs), ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg,

@@ -59,3 +59,12 @@ def test_experiment_files_are_valid_and_documented(path):
     make_config(values, str(path))
     assert f"jeeg cv experiments/{path.name}" in doc, "docstring must give the exact command"
     assert "Result" in doc
+
+
+def test_engine_and_preprocessing_values_checked_before_any_data_is_read():
+    with pytest.raises(ConfigError, match="schedule"):
+        make_config({"schedule": "linear"})
+    with pytest.raises(ConfigError, match="tmax"):
+        make_config({"tmin": 2.0, "tmax": 1.0})
+    cfg = make_config({"lr": 0.01, "h_freq": 30})
+    assert cfg.train_config().lr == 0.01 and cfg.preprocessing().h_freq == 30.0
