@@ -146,6 +146,17 @@ def _record(model: str, tf: TaskFold, ds: EpochsDataset, y_pred: np.ndarray, ext
     }
 
 
+def _aggregate_per_class(records: list[dict], class_names) -> dict:
+    """Per-class precision/recall/F1: ``{class: {metric: {"over_folds", "over_subjects"}}}``."""
+    keys = [(c, m) for c in class_names for m in ("precision", "recall", "f1")]
+    flat = [{"subject": r["subject"], **{f"{c}/{m}": r["per_class"][c][m] for c, m in keys}} for r in records]
+    a = aggregate(flat, [f"{c}/{m}" for c, m in keys])
+    return {
+        c: {m: {over: a[over][f"{c}/{m}"] for over in ("over_folds", "over_subjects")} for m in ("precision", "recall", "f1")}
+        for c in class_names
+    }
+
+
 class CVRun:
     """One cross-validation: holds the dataset, folds and the results as they accrue.
 
@@ -279,7 +290,7 @@ class CVRun:
                 recs = [r for r in self.records if r["task"] == task and r["model"] == model]
                 a = aggregate(recs, METRIC_KEYS)
                 cm = np.sum([r["confusion_matrix"] for r in recs], axis=0).tolist()
-                agg[task][model] = {**a, "confusion_matrix": cm}
+                agg[task][model] = {**a, "per_class": _aggregate_per_class(recs, ds.class_names), "confusion_matrix": cm}
         return {
             "dataset": self.cfg.dataset,
             "class_names": list(ds.class_names),

@@ -45,6 +45,10 @@ def test_quick_cv_writes_every_artefact(eegmmidb_root, cache_dir, tmp_path, caps
             assert set(agg[model]["over_subjects"][k]) >= {"mean", "std"}
         assert agg[model]["over_subjects"]["accuracy"]["n"] == 2
         assert sum(map(sum, agg[model]["confusion_matrix"])) == 90
+        recall = agg[model]["per_class"]["left_fist"]["recall"]["over_folds"]
+        folds = [r for r in m["folds"] if r["model"] == model]
+        assert recall["n"] == 10
+        assert abs(recall["mean"] - sum(r["per_class"]["left_fist"]["recall"] for r in folds) / 10) < 1e-12
     with open(out / "predictions.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 3 * 90
