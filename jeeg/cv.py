@@ -218,7 +218,6 @@ class CVRun:
     def run_model(self, ds: EpochsDataset, folds: list[TaskFold]) -> None:
         """Train the neural model on every fold (one member per fold) and score its test part."""
         import jax
-        import jax.numpy as jnp
 
         from jeeg.train import MemberData, Trainer
 
@@ -230,8 +229,7 @@ class CVRun:
             batch_size=min(cfg.batch_size, min(n_train)), n_train_pad=max(n_train),
             n_eval_pad=max(max(len(tf.val), len(tf.test)) for tf in folds),
         )
-        X = standardize_trials(ds.X) if cfg.standardize else ds.X.astype(np.float32)
-        X, Y = jax.device_put(jnp.asarray(X)), jax.device_put(jnp.asarray(ds.y, jnp.int32))
+        X, Y = trainer.put_data(standardize_trials(ds.X) if cfg.standardize else ds.X, ds.y)
         root = jax.random.key(cfg.seed)
         self.engine = trainer.describe()
         for k, tf in enumerate(folds):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import jax
@@ -25,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from jeeg.errors import ConfigError
 from jeeg.models import apply_constraints, build_model
@@ -109,7 +112,12 @@ class FitResult:
     test_aux : list of dict of ndarray (n_test_k, ...)
         Model intermediates on the test trials (e.g. ``attention`` (n_test_k, n_tokens)).
     state : MemberState
-        Parameters of the selected epoch, stacked over members.
+        Parameters of the selected epoch, stacked over members (member axis padded to a multiple
+        of the device count; the first K are the members).
+    failed : ndarray bool (K,)
+        Members whose loss or parameters turned NaN/Inf; frozen at their last finite state.
+    failed_step : ndarray int (K,)
+        Global step (``epoch · steps_per_epoch + step``) of the failure, −1 if none.
     """
 
     history: dict[str, np.ndarray]
@@ -118,6 +126,42 @@ class FitResult:
     test_logits: list[np.ndarray]
     test_aux: list[dict[str, np.ndarray]]
     state: MemberState
+    failed: np.ndarray
+    failed_step: np.ndarray
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where and how often :meth:`Trainer.fit` saves its whole loop state with orbax.
+
+    Attributes
+    ----------
+    directory : Path
+        Folder of the orbax ``CheckpointManager`` (one per stack of members).
+    every : int
+        Save after every ``every`` epochs, and always when training ends.
+    resume : bool
+        Continue from the latest checkpoint in ``directory`` if there is one.
+    """
+
+    directory: Path
+    every: int = 10
+    resume: bool = True
+
+
+def member_mesh(devices=None) -> jax.sharding.Mesh:
+    """A 1-D mesh named ``"members"`` over ``devices`` (default: every device of every process)."""
+    devices = list(jax.devices() if devices is None else devices)
+    return jax.make_mesh((len(devices),), ("members",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
+
+
+def to_host(x) -> np.ndarray:
+    """A (possibly multi-host sharded) array as one numpy array on every process."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
 
 
 def _pad(indices: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +201,10 @@ class Trainer:
     n_eval_pad : int
         Longest validation/test part among the members; evaluation pads to it (in chunks of at
         most ``config.eval_batch_size``) so that every part shares one shape.
+    mesh : Mesh, optional
+        1-D mesh with axis ``"members"`` (default :func:`member_mesh`: all devices). The member
+        axis is sharded over it; the dataset is replicated. K is padded to a multiple of the
+        device count with inactive copies of member 0.
 
     Notes
     -----
@@ -177,8 +225,13 @@ class Trainer:
         batch_size: int,
         n_train_pad: int,
         n_eval_pad: int,
+        mesh: jax.sharding.Mesh | None = None,
     ):
         self.config = config
+        self.mesh = member_mesh() if mesh is None else mesh
+        self.n_devices = self.mesh.devices.size
+        self.member_sharding = NamedSharding(self.mesh, P("members"))
+        self.replicated = NamedSharding(self.mesh, P())
         self.eval_chunk = max(1, min(config.eval_batch_size, n_eval_pad))
         self.n_eval_pad = math.ceil(max(n_eval_pad, 1) / self.eval_chunk) * self.eval_chunk
         self.batch_size = int(batch_size)
@@ -194,6 +247,7 @@ class Trainer:
             learning_rate=self._schedule(), weight_decay=config.weight_decay
         )
         self.init = jax.jit(jax.vmap(self._init_one))
+        self.epoch_keys = jax.jit(jax.vmap(lambda k, e: jax.random.fold_in(jax.random.fold_in(k, 1), e), (0, None)))
         self.make_batches = jax.jit(jax.vmap(self._batches_one))
         self.train_step = jax.jit(jax.vmap(self._masked_step_one, in_axes=(0, None, None, 0, 0, 0)))
         self.evaluate = jax.jit(jax.vmap(self._evaluate_one, in_axes=(0, 0, None, None, 0, 0)))
@@ -210,7 +264,7 @@ class Trainer:
         return optax.warmup_cosine_decay_schedule(0.0, c.lr, max(warm, 1), total)
 
     def _init_one(self, key: jax.Array) -> MemberState:
-        _, params, stats = nnx.split(self._make(key), nnx.Param, nnx.BatchStat)
+        _, params, stats = nnx.split(self._make(jax.random.fold_in(key, 0)), nnx.Param, nnx.BatchStat)
         return MemberState(params, stats, self.tx.init(params))
 
     def _train_step_one(self, state: MemberState, x: jax.Array, y: jax.Array, key: jax.Array):
@@ -245,9 +299,17 @@ class Trainer:
         return order[jnp.arange(S * B) % jnp.maximum(n_train, 1)].reshape(S, B)
 
     def _masked_step_one(self, state, X, Y, batch_idx, do, key):
-        """One step of one member on trials ``batch_idx``; ``do=False`` leaves its state unchanged."""
+        """One step of one member on trials ``batch_idx``.
+
+        ``do=False`` leaves the state unchanged; so does a step whose loss or new parameters are
+        not finite, which is reported in the returned ``failed`` flag (fault isolation).
+        """
         new, loss, acc = self._train_step_one(state, X[batch_idx], Y[batch_idx], key)
-        return jax.tree.map(lambda a, b: jnp.where(do, a, b), new, state), loss, acc
+        finite = jnp.isfinite(loss)
+        for leaf in jax.tree.leaves(new.params):
+            finite &= jnp.all(jnp.isfinite(leaf))
+        apply = do & finite
+        return jax.tree.map(lambda a, b: jnp.where(apply, a, b), new, state), loss, acc, do & ~finite
 
     def train_epoch(self, state, X, Y, train_idx, n_train, active, keys):
         """One epoch of K members: ``steps_per_epoch`` calls of the jitted, vmapped ``train_step``.
@@ -257,20 +319,22 @@ class Trainer:
         (5.9 s vs 0.4 s per STFF-DA step, measured 2026-11-22 on 2 cores), and a host loop keeps
         one small program whatever the number of steps.
 
-        Returns the new state and each member's mean training loss and accuracy over its steps.
+        Returns the new state, each member's mean training loss and accuracy over its steps, and
+        a (K, steps_per_epoch) bool array of steps whose loss/parameters were not finite.
         """
         B = self.batch_size
         batches = self.make_batches(train_idx, n_train, jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys))
-        n_steps = (jnp.asarray(n_train) + B - 1) // B
-        losses, accs, dones = [], [], []
+        n_steps = (n_train + B - 1) // B
+        losses, accs, dones, fails = [], [], [], []
         for s in range(self.steps_per_epoch):
-            do = jnp.asarray(active) & (s < n_steps)
+            do = active & (s < n_steps)
             step_keys = jax.vmap(lambda k: jax.random.fold_in(k, s + 1))(keys)
-            state, loss, acc = self.train_step(state, X, Y, batches[:, s], do, step_keys)
-            losses.append(loss), accs.append(acc), dones.append(do)
+            state, loss, acc, failed = self.train_step(state, X, Y, batches[:, s], do, step_keys)
+            losses.append(loss), accs.append(acc), dones.append(do & ~failed), fails.append(failed)
         done = jnp.stack(dones, 1)
         n = jnp.maximum(done.sum(1), 1)
-        return state, jnp.sum(jnp.stack(losses, 1) * done, 1) / n, jnp.sum(jnp.stack(accs, 1) * done, 1) / n
+        mean = lambda v: jnp.sum(jnp.where(done, jnp.stack(v, 1), 0.0), 1) / n  # noqa: E731
+        return state, mean(losses), mean(accs), jnp.stack(fails, 1)
 
     def _evaluate_one(self, params, stats, X, Y, idx, n_valid):
         """Logits, model intermediates, mean loss and accuracy over the first ``n_valid`` of idx."""
@@ -286,84 +350,168 @@ class Trainer:
         return logits, aux, jnp.sum(ce * mask) / n, jnp.sum((jnp.argmax(logits, -1) == y) * mask) / n
 
     # ------------------------------------------------------------------ host-side driver
+    def put_members(self, a: np.ndarray) -> jax.Array:
+        """Host array with leading member axis → array sharded over the mesh's members axis."""
+        a = np.asarray(a)
+        return jax.make_array_from_callback(a.shape, self.member_sharding, lambda i: a[i])
+
+    def put_data(self, X, Y) -> tuple[jax.Array, jax.Array]:
+        """The dataset (identical on every process) replicated on every device of the mesh."""
+        X, Y = np.asarray(X, np.float32), np.asarray(Y, np.int32)
+        return tuple(jax.make_array_from_callback(a.shape, self.replicated, lambda i, a=a: a[i]) for a in (X, Y))
+
     def _eval_padded(self, state: MemberState, X, Y, idx: list[np.ndarray]):
         length = max(len(i) for i in idx)
         if length > self.n_eval_pad:
             raise ConfigError(f"an evaluation part has {length} trials; this Trainer was built for ≤ {self.n_eval_pad}")
         padded, n = _pad(idx, self.n_eval_pad)
-        return self.evaluate(state.params, state.batch_stats, X, Y, padded, n)
+        return self.evaluate(state.params, state.batch_stats, X, Y, self.put_members(padded), self.put_members(n))
 
     def fit(
         self,
-        X: jax.Array,
-        Y: jax.Array,
+        X,
+        Y,
         members: list[MemberData],
         keys: jax.Array,
         on_epoch: Callable[[int, dict], None] | None = None,
+        checkpointing: Checkpointing | None = None,
     ) -> FitResult:
         """Train K members with early stopping on validation; score each test part once.
 
         Parameters
         ----------
-        X : Array, float32, shape (n_trials, n_chans, n_times)
-            The whole (standardised) dataset, already on the device.
-        Y : Array, int32, shape (n_trials,)
+        X : array, float32, shape (n_trials, n_chans, n_times)
+            The whole (standardised) dataset: numpy, or already placed by :meth:`put_data`.
+        Y : array, int32, shape (n_trials,)
         members : list of MemberData, length K
         keys : Array of PRNG keys, shape (K,)
             One key per member (e.g. ``fold_in(root, member_id)``).
         on_epoch : callable(epoch, logs), optional
-            Called after every epoch with per-member ``train_loss``, ``val_loss``, ``val_accuracy``
-            and ``active`` arrays (progress bars).
+            Called after every epoch with per-member ``train_loss``, ``val_loss``, ``val_accuracy``,
+            ``active`` and ``failed`` arrays (progress bars).
+        checkpointing : Checkpointing, optional
+            Save the loop state every few epochs and resume from the latest save. A resumed fit
+            ends bitwise-identical to an uninterrupted one (keys depend only on member, epoch,
+            step).
 
         Returns
         -------
         FitResult
+
+        Raises
+        ------
+        ConfigError
+            If the batch size exceeds a member's training part, or a checkpoint to resume from
+            belongs to other members (different keys or shapes).
         """
         c, K = self.config, len(members)
-        state = self.init(jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys))
-        train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-        train_idx, n_train = _pad([m.train for m in members], self.n_train_pad)
-        if n_train.min() < self.batch_size:
-            raise ConfigError(f"batch_size {self.batch_size} exceeds a member's training part ({n_train.min()})")
+        Kp = math.ceil(K / self.n_devices) * self.n_devices
+        members = list(members) + [members[0]] * (Kp - K)  # inactive padding members
+        if not (isinstance(X, jax.Array) and X.sharding == self.replicated):
+            X, Y = self.put_data(X, Y)
+        key_data = np.asarray(jax.random.key_data(keys))
+        key_data = np.concatenate([key_data, np.repeat(key_data[:1], Kp - K, 0)])
+        keys = jax.random.wrap_key_data(self.put_members(key_data))
+        train_np, n_train_np = _pad([m.train for m in members], self.n_train_pad)
+        if n_train_np[:K].min() < self.batch_size:
+            raise ConfigError(f"batch_size {self.batch_size} exceeds a member's training part ({n_train_np.min()})")
+        train_idx, n_train = self.put_members(train_np), self.put_members(n_train_np)
+        state = self.init(keys)
         best = state
-        best_score = np.full(K, np.inf)
-        best_loss = np.full(K, np.inf)
-        best_epoch = np.zeros(K, int)
-        stopped = np.full(K, c.max_epochs - 1)
-        active = np.ones(K, bool)
-        hist = {k: np.full((K, c.max_epochs), np.nan) for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")}
-        epoch = -1
-        for epoch in range(c.max_epochs):
-            ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(train_keys)
-            state, tr_loss, tr_acc = self.train_epoch(state, X, Y, train_idx, n_train, jnp.asarray(active), ekeys)
-            _, _, va_loss, va_acc = self._eval_padded(state, X, Y, [m.val for m in members])
-            tr_loss, tr_acc, va_loss, va_acc = (np.asarray(a, np.float64) for a in (tr_loss, tr_acc, va_loss, va_acc))
-            for name, val in zip(hist, (tr_loss, tr_acc, va_loss, va_acc)):
-                hist[name][active, epoch] = val[active]
-            score = va_loss if c.monitor == "val_loss" else -va_acc
-            improved = active & ((score < best_score) | ((score == best_score) & (va_loss < best_loss)))
-            best_score[improved], best_loss[improved], best_epoch[improved] = score[improved], va_loss[improved], epoch
-            best = self.select(jnp.asarray(improved), state, best)
-            newly_stopped = active & (epoch - best_epoch >= c.patience)
-            stopped[newly_stopped] = epoch
-            active &= ~newly_stopped
-            if on_epoch is not None:
-                on_epoch(epoch, dict(train_loss=tr_loss, val_loss=va_loss, val_accuracy=va_acc, active=active.copy()))
+        nan = lambda: np.full((Kp, c.max_epochs), np.nan)  # noqa: E731
+        loop = {
+            "epoch": np.array(-1),  # last finished epoch
+            "key_data": key_data,
+            "active": np.arange(Kp) < K,
+            "best_score": np.full(Kp, np.inf),
+            "best_loss": np.full(Kp, np.inf),
+            "best_epoch": np.zeros(Kp, np.int64),
+            "stopped_epoch": np.full(Kp, c.max_epochs - 1, np.int64),
+            "failed_step": np.full(Kp, -1, np.int64),
+            "history": {k: nan() for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")},
+        }
+        manager = None
+        if checkpointing is not None:
+            import orbax.checkpoint as ocp
+
+            manager = ocp.CheckpointManager(
+                Path(checkpointing.directory).absolute(),
+                options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False),
+            )
+            if checkpointing.resume and manager.latest_step() is not None:
+                state, best, loop = self._restore(manager, {"state": state, "best": best, "loop": loop})
+        hist = loop["history"]
+        for epoch in range(int(loop["epoch"]) + 1, c.max_epochs):
+            active = loop["active"]
             if not active.any():
                 break
-        n_run = epoch + 1
+            ekeys = self.epoch_keys(keys, epoch)
+            state, tr_loss, tr_acc, fails = self.train_epoch(
+                state, X, Y, train_idx, n_train, self.put_members(active), ekeys
+            )
+            _, _, va_loss, va_acc = self._eval_padded(state, X, Y, [m.val for m in members])
+            tr_loss, tr_acc, va_loss, va_acc = (to_host(a).astype(np.float64) for a in (tr_loss, tr_acc, va_loss, va_acc))
+            fails = to_host(fails)
+            logs = {"train_loss": tr_loss, "train_accuracy": tr_acc, "val_loss": va_loss, "val_accuracy": va_acc}
+            for name, val in logs.items():  # by name: a restored checkpoint's dicts come back key-sorted
+                hist[name][active, epoch] = val[active]
+            failed_now = active & fails.any(1)
+            loop["failed_step"][failed_now] = epoch * self.steps_per_epoch + fails.argmax(1)[failed_now]
+            score = va_loss if c.monitor == "val_loss" else -va_acc
+            improved = active & ((score < loop["best_score"]) | ((score == loop["best_score"]) & (va_loss < loop["best_loss"])))
+            loop["best_score"][improved], loop["best_loss"][improved] = score[improved], va_loss[improved]
+            loop["best_epoch"][improved] = epoch
+            best = self.select(self.put_members(improved), state, best)
+            stop = active & ((epoch - loop["best_epoch"] >= c.patience) | failed_now)
+            loop["stopped_epoch"][stop] = epoch
+            loop["active"] = active & ~stop
+            loop["epoch"] = np.array(epoch)
+            if on_epoch is not None:
+                on_epoch(epoch, dict(train_loss=tr_loss[:K], val_loss=va_loss[:K], val_accuracy=va_acc[:K],
+                                     active=loop["active"][:K].copy(), failed=loop["failed_step"][:K] >= 0))
+            finished = not loop["active"].any() or epoch == c.max_epochs - 1
+            if manager is not None and ((epoch + 1) % checkpointing.every == 0 or finished):
+                self._save(manager, epoch, {"state": state, "best": best, "loop": loop})
+        n_run = int(loop["epoch"]) + 1
         logits, aux, _, _ = self._eval_padded(best, X, Y, [m.test for m in members])
-        logits, aux = np.asarray(logits), jax.tree.map(np.asarray, aux)
-        test_logits = [logits[k, : len(m.test)] for k, m in enumerate(members)]
-        test_aux = [{name: a[k, : len(m.test)] for name, a in aux.items()} for k, m in enumerate(members)]
+        logits, aux = to_host(logits), jax.tree.map(to_host, aux)
         return FitResult(
-            history={k: v[:, :n_run] for k, v in hist.items()},
-            best_epoch=best_epoch,
-            stopped_epoch=np.minimum(stopped, n_run - 1),
-            test_logits=test_logits,
-            test_aux=test_aux,
+            history={k: v[:K, :n_run] for k, v in hist.items()},
+            best_epoch=loop["best_epoch"][:K].copy(),
+            stopped_epoch=np.minimum(loop["stopped_epoch"][:K], n_run - 1),
+            test_logits=[logits[k, : len(m.test)] for k, m in enumerate(members[:K])],
+            test_aux=[{name: a[k, : len(m.test)] for name, a in aux.items()} for k, m in enumerate(members[:K])],
             state=best,
+            failed=loop["failed_step"][:K] >= 0,
+            failed_step=loop["failed_step"][:K].copy(),
         )
+
+    @staticmethod
+    def _save(manager, epoch: int, tree: dict) -> None:
+        import orbax.checkpoint as ocp
+
+        manager.save(epoch, args=ocp.args.StandardSave(tree), force=True)
+        manager.wait_until_finished()
+
+    @staticmethod
+    def _restore(manager, template: dict):
+        import orbax.checkpoint as ocp
+
+        step = manager.latest_step()
+        try:
+            tree = manager.restore(step, args=ocp.args.StandardRestore(template))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(
+                f"checkpoint {manager.directory}/{step} does not match this run's members and model ({e}); "
+                "resume only a run with the same config, or remove the checkpoint folder"
+            ) from None
+        if not np.array_equal(tree["loop"]["key_data"], template["loop"]["key_data"]):
+            raise ConfigError(
+                f"checkpoint {manager.directory}/{step} was written by members with other keys (another seed or "
+                "other folds); resume only the run that wrote it"
+            )
+        loop = jax.tree.map(np.array, tree["loop"])  # writable host copies
+        return tree["state"], tree["best"], loop
 
     def describe(self) -> dict:
         """JSON-ready summary of the engine settings."""

@@ -32,7 +32,7 @@ def test_stff_da_reference_shapes():
     assert (m.k1, m.k2, m.n_tokens) == (64, 16, 31)
     assert m.conv_t.kernel.shape == (64, 1, 16)
     assert m.conv_s.kernel.shape == (64, 16, 2)
-    assert m.conv_sep_d.kernel.shape == (1, 16, 1, 32) and m.conv_sep_p.kernel.shape == (1, 1, 32, 32)
+    assert m.conv_sep_d.kernel.shape == (16, 32) and m.conv_sep_p.kernel.shape == (32, 32)
     assert m.lstm.w_in.shape == (32, 256) and m.lstm.w_rec.shape == (64, 256)
     assert m.head.kernel.shape == (64, 4)
     _, aux = m(jnp.zeros((2, 64, 500)), return_attention=True)
@@ -43,7 +43,7 @@ def test_stff_da_reference_shapes():
 
 
 def test_fast_rows_equal_reference_convolutions():
-    """Rows 1-2 (1-D conv over batch*channels, einsum spatial conv) equal EEGNet's 2-D convs."""
+    """Rows 1, 2, 4 (1-D conv, einsum, shifted sums) equal EEGNet's 2-D (grouped) convolutions."""
     m = build_model("stff_da", 6, 2, 48, 128.0, rngs=nnx.Rngs(3))
     x = jax.random.normal(jax.random.key(0), (2, 6, 48))
     B, C, T = x.shape
@@ -58,6 +58,13 @@ def test_fast_rows_equal_reference_convolutions():
         ref, grouped, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=F1
     )
     np.testing.assert_allclose(m.conv_s(fast)[:, None], ref_s, rtol=1e-5, atol=1e-5)
+    # Row 4's depthwise half: shifted sums equal the grouped 'SAME' conv (1, k2) of EEGNet.
+    h = jax.random.normal(jax.random.key(1), (2, 1, 12, 32))
+    kd = m.conv_sep_d.kernel[...]  # (k2, F)
+    ref_d = jax.lax.conv_general_dilated(
+        h, kd[None, :, None, :], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=32
+    )
+    np.testing.assert_allclose(m.conv_sep_d(h), ref_d, rtol=1e-5, atol=1e-5)
 
 
 def test_max_norm_constraint():

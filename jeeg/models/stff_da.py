@@ -7,7 +7,7 @@ STFF-DA paper has no public code). At the reference shapes (64 channels, 500 sam
 ======  ======================================================================  ==============
  row     op                                                                      output
 ======  ======================================================================  ==============
- 1       Conv 1→F1=16, kernel (1, k1=64) 'same', no bias; BN                     (B,16,64,500)
+ 1       Conv 1→F1=16, kernel (1, k1=64) 'same', no bias; BN (no affine, below)  (B,16,64,500)
  2       depthwise Conv (n_chans,1), multiplier D=2 → 32, no bias, max-norm 1;   (B,32,1,500)
          BN; ELU
  3       AvgPool (1,4); Dropout 0.25                                             (B,32,1,125)
@@ -23,7 +23,8 @@ Kernel sizes scale with the sampling rate (§3: "temporal kernel ≈ fs/4, secon
 ``k1 = round(64·sfreq/250)`` and ``k2 = round(16·sfreq/250)``, so the table holds exactly at
 250 Hz and EEGMMIDB at 160 Hz gets k1 = 41, k2 = 10. Layout inside is NHWC with H = EEG
 channels, W = time, C = feature maps; rows 1-2 are computed as a 1-D conv and an einsum (see
-the comments there: identical maths, much faster gradients on XLA:CPU). BatchNorm uses PyTorch's defaults (momentum 0.1, eps 1e-5);
+the comments there: identical maths, much faster gradients on XLA:CPU), and row 4 as shifted
+sums and a matmul (grouped convolutions vmapped over members mis-partition on XLA:CPU). BatchNorm uses PyTorch's defaults (momentum 0.1, eps 1e-5);
 convolutions and linear layers Glorot-uniform (as EEGNet) [inferred].
 """
 
@@ -35,7 +36,7 @@ from flax import nnx
 
 from jeeg.attention import additive_attention
 from jeeg.errors import ConfigError
-from jeeg.models.layers import LSTM, DepthwiseSpatialConv, glorot
+from jeeg.models.layers import LSTM, DepthwiseSpatialConv, DepthwiseTemporalConv, glorot
 
 
 class STFFDA(nnx.Module):
@@ -106,12 +107,16 @@ class STFFDA(nnx.Module):
         # Row 1 as a 1-D conv over (batch·n_chans, n_times): the same (1, k1) kernel, but XLA:CPU
         # differentiates it ~3x faster than the 2-D form.
         self.conv_t = nnx.Conv(1, F1, (self.k1,), padding="SAME", **conv)
-        self.bn_t = nnx.BatchNorm(F1, **bn)
+        # No affine parameters here [inferred improvement]: a linear spatial conv and BatchNorm
+        # follow, which cancel any per-map scale and shift exactly, so their true gradient is 0;
+        # Adam turned the floating-point noise in it into lr-sized steps, making results depend
+        # on reduction order (1 vs 8 devices differed by 5e-3 in this bias).
+        self.bn_t = nnx.BatchNorm(F1, use_bias=False, use_scale=False, **bn)
         self.conv_s = DepthwiseSpatialConv(n_chans, F1, D, max_norm=max_norm, rngs=rngs)
         self.bn_s = nnx.BatchNorm(F1 * D, **bn)
         self.drop1 = nnx.Dropout(drop_cnn)
-        self.conv_sep_d = nnx.Conv(F1 * D, F1 * D, (1, self.k2), padding="SAME", feature_group_count=F1 * D, **conv)
-        self.conv_sep_p = nnx.Conv(F1 * D, F2, (1, 1), **conv)
+        self.conv_sep_d = DepthwiseTemporalConv(F1 * D, self.k2, rngs=rngs)
+        self.conv_sep_p = nnx.Linear(F1 * D, F2, use_bias=False, kernel_init=glorot, rngs=rngs)  # 1x1 conv
         self.bn_sep = nnx.BatchNorm(F2, **bn)
         self.drop2 = nnx.Dropout(drop_cnn)
         self.lstm = LSTM(F2, lstm_hidden, rngs=rngs)
