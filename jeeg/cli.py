@@ -2,12 +2,16 @@
 
 ``jeeg cv [EXPERIMENT.py] [--set key=value ...] [flags] --out DIR`` runs a subject-wise
 cross-validation of a neural model beside classical baselines, with progress bars, and prints the
-result table. Errors jeeg raises on purpose are printed as one clear message (exit status 2).
+result table; all folds train together as members (``--sequential``: one after another).
+``jeeg sweep ... --grid lr=1e-3,3e-3 --grid seed=0,1`` trains grid points x folds as members and
+reports the grid point chosen on validation. ``--resume DIR`` continues an interrupted run;
+``--check-reproducible`` runs twice and names the first array that differs. Errors jeeg raises on purpose are printed as one clear message (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -71,17 +75,38 @@ class RichReporter:
             self.progress.reset(self.epochs, total=n, info=name)
 
     def epoch(self, i: int, logs: dict) -> None:
-        info = f"train {logs['train_loss'][0]:.3f} val {logs['val_loss'][0]:.3f} acc {logs['val_accuracy'][0]:.2f}"
+        act = logs["active"]
+        if len(act) == 1:
+            info = f"train {logs['train_loss'][0]:.3f} val {logs['val_loss'][0]:.3f} acc {logs['val_accuracy'][0]:.2f}"
+        else:
+            import numpy as np
+
+            sel = act if act.any() else np.ones_like(act)
+            info = (f"{int(act.sum())}/{len(act)} members training; mean train {logs['train_loss'][sel].mean():.3f} "
+                    f"val {logs['val_loss'][sel].mean():.3f} acc {logs['val_accuracy'][sel].mean():.2f}")
         self.progress.update(self.epochs, completed=i + 1, info=info)
 
 
-def _cv(args: argparse.Namespace) -> int:
-    from rich.console import Console
+def _init_distributed(args: argparse.Namespace) -> None:
+    """``jax.distributed.initialize`` from --coordinator/--num-processes/--process-id (CPU: gloo)."""
+    if not args.coordinator:
+        return
+    import jax
 
-    from jeeg import report
-    from jeeg.config import parse_overrides, resolve
-    from jeeg.cv import CVRun, prepare_out_dir
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU hosts; GPUs use NCCL
+    jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
 
+
+def _config_from_args(args: argparse.Namespace):
+    from jeeg.config import make_config, parse_overrides, resolve
+
+    if getattr(args, "resume", None):
+        path = Path(args.resume) / "config.json"
+        if not path.is_file():
+            raise JeegError(f"--resume {args.resume}: no config.json there; is it a jeeg run directory?")
+        if args.config or args.set:
+            raise JeegError("--resume continues a run with its own config.json; do not pass an experiment or --set")
+        return make_config(json.loads(path.read_text())["config"], str(path))
     overrides = parse_overrides(args.set or [])
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag)
@@ -89,46 +114,129 @@ def _cv(args: argparse.Namespace) -> int:
             overrides[key] = value
     if args.download:
         overrides["download"] = True
+    if getattr(args, "sequential", False):
+        overrides["max_members"] = 1
+    if getattr(args, "grid", None):
+        grid = {}
+        for item in args.grid:
+            key, _, values = item.partition("=")
+            if not values:
+                raise JeegError(f"--grid expects key=v1,v2,...; got {item!r}")
+            grid[key.strip()] = [json.loads(v) for v in values.split(",") if v.strip()]
+        overrides["grid"] = grid
     cfg = resolve(args.config, overrides)
-    out = Path(args.out) if args.out else Path("runs") / time.strftime("cv-%Y%m%d-%H%M%S")
-    prepare_out_dir(out, args.overwrite)
+    if args.command == "sweep" and not cfg.grid:
+        raise JeegError("jeeg sweep needs a grid: --grid lr=1e-3,3e-3 --grid weight_decay=0,1e-4 --grid seed=0,1")
+    if args.command == "cv" and cfg.grid:
+        raise JeegError("a grid is for jeeg sweep; jeeg cv trains one setting")
+    return cfg
+
+
+def _prepare_everywhere(out: Path, overwrite: bool) -> None:
+    """Process 0 prepares the run directory; the others check it, then all meet at a barrier."""
+    import jax
+
+    from jeeg.cv import prepare_out_dir
+
+    prepare_out_dir(out, overwrite, clear=jax.process_index() == 0)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("jeeg: run directory ready")
+
+
+def _cv(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from jeeg import report
+    from jeeg.cv import CVRun, compare_runs
+
+    _init_distributed(args)
+    cfg = _config_from_args(args)
+    resume = bool(getattr(args, "resume", None))
+    if resume:
+        out = Path(args.resume)
+    else:
+        out = Path(args.out) if args.out else Path("runs") / time.strftime(f"{args.command}-%Y%m%d-%H%M%S")
+        _prepare_everywhere(out, args.overwrite)
     console = Console(quiet=args.quiet, width=max(130, shutil.get_terminal_size().columns))
     t0 = time.time()
-    if args.quiet:
-        metrics = CVRun(cfg, out).run()
-    else:
+
+    def run(directory: Path, resume: bool):
+        if args.quiet:
+            return CVRun(cfg, directory, resume=resume).run()
         with RichReporter(console) as rep:
-            metrics = CVRun(cfg, out, rep).run()
+            return CVRun(cfg, directory, rep, resume=resume).run()
+
+    metrics = run(out, resume)
+    if "sweep" in metrics:
+        console.print(report.sweep_table(metrics))
     console.print(report.results_table(metrics, "over_subjects"))
     console.print(f"wall time {time.time() - t0:.0f} s; results in {out}/")
+    if getattr(args, "check_reproducible", False):
+        import jax
+
+        if jax.process_count() > 1:
+            raise JeegError("--check-reproducible runs in one process; compare two multi-process runs with jeeg.cv.compare_runs")
+        again = out / "reproducibility-check"
+        _prepare_everywhere(again, overwrite=True)
+        run(again, False)
+        diff = compare_runs(out, again)
+        (out / "reproducibility.json").write_text(json.dumps({"identical": diff is None, "first_difference": diff}))
+        if diff is not None:
+            console.print(f"[red]not reproducible[/red]: first difference: {diff}")
+            return 1
+        console.print("reproducible: metrics.json, predictions.csv and every checkpoint array are bitwise identical")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jeeg", description="JAX/Flax EEG decoding research.")
     sub = p.add_subparsers(dest="command", required=True)
-    cv = sub.add_parser(
-        "cv",
-        help="subject-wise cross-validation of a model beside CSP+LDA and log-variance LR",
-        description="Run a cross-validation from an experiment file and/or flags. "
-        "Example: jeeg cv experiments/stff_da_eegmmidb.py --set subjects=1,2 --set max_epochs=2 --out runs/quick",
-    )
-    cv.add_argument("config", nargs="?", help="experiment file (experiments/*.py) defining config()")
-    cv.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
-    cv.add_argument("--out", help="run directory (default runs/cv-DATE-TIME)")
-    cv.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    cv.add_argument("--download", action="store_true", help="let MNE download missing recordings")
-    cv.add_argument("--task", help="task name(s), comma-separated (e.g. left_right_imagined)")
-    cv.add_argument("--subjects", help="subjects, e.g. 1-17 or 1,2,5")
-    cv.add_argument("--scheme", help="within_subject_stratified | within_subject_contiguous | loso | subject_group_kfold")
-    cv.add_argument("--n-folds", dest="n_folds")
-    cv.add_argument("--model", help="registered model name (e.g. stff_da)")
-    cv.add_argument("--max-epochs", dest="max_epochs")
-    cv.add_argument("--seed")
-    cv.add_argument("--data-dir", dest="data_dir", help="folder holding MNE-eegbci-data (default: MNE_DATA)")
-    cv.add_argument("--cache-dir", dest="cache_dir", help="epochs cache folder (default ~/.cache/jeeg/epochs)")
-    cv.add_argument("--quiet", action="store_true", help="no progress bars or table")
-    cv.set_defaults(func=_cv)
+    for name in ("cv", "sweep"):
+        if name == "cv":
+            cmd = sub.add_parser(
+                "cv",
+                help="subject-wise cross-validation of a model beside CSP+LDA and log-variance LR",
+                description="Run a cross-validation from an experiment file and/or flags; all folds train "
+                "together as members of one program (--sequential: one after another). Example: jeeg cv "
+                "experiments/stff_da_eegmmidb.py --set subjects=1,2 --set max_epochs=2 --out runs/quick",
+            )
+        else:
+            cmd = sub.add_parser(
+                "sweep",
+                help="train a grid (lr x weight_decay x seed) times the folds as members; choose on validation",
+                description="Every grid point times every fold is a member; the grid point with the best mean "
+                "validation score is chosen and its test scores reported. Example: jeeg sweep "
+                "experiments/stff_da_eegmmidb.py --grid lr=1e-3,3e-3 --grid weight_decay=0,1e-4 --grid seed=0,1",
+            )
+            cmd.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                             help="values of lr, weight_decay or seed to cross (repeatable)")
+        cmd.add_argument("config", nargs="?", help="experiment file (experiments/*.py) defining config()")
+        cmd.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+        cmd.add_argument("--out", help="run directory (default runs/<command>-DATE-TIME)")
+        cmd.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+        cmd.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR (reuses its config)")
+        cmd.add_argument("--sequential", action="store_true",
+                         help="train members one after another (max_members=1) instead of together")
+        cmd.add_argument("--check-reproducible", dest="check_reproducible", action="store_true",
+                         help="run twice and name the first array that differs, if any (exit 1)")
+        cmd.add_argument("--download", action="store_true", help="let MNE download missing recordings")
+        cmd.add_argument("--task", help="task name(s), comma-separated (e.g. left_right_imagined)")
+        cmd.add_argument("--subjects", help="subjects, e.g. 1-17 or 1,2,5")
+        cmd.add_argument("--scheme", help="within_subject_stratified | within_subject_contiguous | loso | subject_group_kfold")
+        cmd.add_argument("--n-folds", dest="n_folds")
+        cmd.add_argument("--model", help="registered model name (e.g. stff_da)")
+        cmd.add_argument("--max-epochs", dest="max_epochs")
+        cmd.add_argument("--seed")
+        cmd.add_argument("--data-dir", dest="data_dir", help="folder holding MNE-eegbci-data (default: MNE_DATA)")
+        cmd.add_argument("--cache-dir", dest="cache_dir", help="epochs cache folder (default ~/.cache/jeeg/epochs)")
+        cmd.add_argument("--quiet", action="store_true", help="no progress bars or table")
+        dist = cmd.add_argument_group("several processes/hosts (jax.distributed)")
+        dist.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
+        dist.add_argument("--num-processes", dest="num_processes", type=int)
+        dist.add_argument("--process-id", dest="process_id", type=int)
+        cmd.set_defaults(func=_cv)
     return p
 
 

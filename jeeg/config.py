@@ -40,6 +40,12 @@ class CVConfig:
     Splits: ``scheme``, ``n_folds``, ``val_fraction`` (see :mod:`jeeg.splits`).
     Model and training: ``model``, ``model_kwargs`` and :class:`jeeg.train.TrainConfig` keys.
     ``baselines``: classical pipelines scored on the same folds. ``seed``: the one root seed.
+    Members (:mod:`jeeg.train`): ``max_members`` — members per compiled program: ``0`` trains
+    all folds (and grid points) together, split automatically into programs that fit device
+    memory; ``1`` trains one fold after another; ``N`` at most N at once. ``checkpoint_every``:
+    epochs between orbax checkpoints in the run directory (``0``: none; resuming needs them).
+    ``grid``: ``jeeg sweep`` only — lists of ``lr``, ``weight_decay`` and/or ``seed`` whose
+    product, times the folds, is trained as members.
     """
 
     dataset: str = "eegmmidb"
@@ -72,6 +78,9 @@ class CVConfig:
     eval_batch_size: int = _TRAIN.eval_batch_size
     baselines: tuple[str, ...] = ("csp_lda", "logvar_lr")
     seed: int = 0
+    max_members: int = 0
+    checkpoint_every: int = 10
+    grid: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
@@ -93,6 +102,7 @@ def _jsonable(v):
 
 
 _FIELDS = {f.name: f for f in fields(CVConfig)}
+GRID_KEYS = ("lr", "weight_decay", "seed")
 
 
 def _check_keys(keys, where: str) -> None:
@@ -184,6 +194,14 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
         raise ConfigError("subjects must list at least one subject")
     if not 0.0 < cfg.val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in (0, 1); got {cfg.val_fraction}")
+    if cfg.max_members < 0 or cfg.checkpoint_every < 0:
+        raise ConfigError("max_members and checkpoint_every must be ≥ 0 (0 = automatic / no checkpoints)")
+    bad = set(cfg.grid) - set(GRID_KEYS)
+    if bad:
+        raise ConfigError(f"grid may vary {', '.join(GRID_KEYS)} only; got {sorted(bad)}")
+    for k, v in cfg.grid.items():
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ConfigError(f"grid[{k!r}] must be a non-empty list of values; got {v!r}")
     cfg.preprocessing(), cfg.train_config()  # validate their values now, before any data is read
     return cfg
 
@@ -248,4 +266,4 @@ def resolve(path: str | None, overrides: dict[str, Any]) -> CVConfig:
     return make_config(merged, where)
 
 
-__all__ = ["CVConfig", "load_config_file", "make_config", "parse_overrides", "resolve"]
+__all__ = ["CVConfig", "GRID_KEYS", "load_config_file", "make_config", "parse_overrides", "resolve"]

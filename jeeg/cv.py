@@ -3,8 +3,13 @@
 The run directory receives, as work finishes:
 
 * ``config.json`` — the resolved configuration and the environment (versions, device, date);
-* ``folds.jsonl`` — one line per finished (model, fold), appended as soon as it is scored, so a
-  crash never loses finished folds;
+* ``folds.jsonl`` — one line per finished (model, fold[, grid point]) with its metrics,
+  predictions, learning curves and attention, appended as soon as it is scored: a crash never
+  loses finished folds, and ``jeeg cv --resume`` never recomputes them;
+* ``engine.json`` — how the members were grouped into compiled programs (kept for resuming);
+* ``checkpoints/`` — orbax checkpoints of each program of members (every ``checkpoint_every``
+  epochs; the parameters of the best epoch on validation are part of each), from which an
+  interrupted run resumes bitwise-identically;
 * ``metrics.json`` — per fold and aggregated (mean ± std over folds and over subjects) per task
   and model, keys ``accuracy``, ``balanced_accuracy``, ``cohen_kappa``, ``f1_macro``,
   ``f1_weighted``;
@@ -25,13 +30,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jeeg.config import CVConfig
+from jeeg.config import GRID_KEYS, CVConfig
 from jeeg.data import EpochsDataset, load_dataset, standardize_trials
 from jeeg.errors import ConfigError
 from jeeg.metrics import METRIC_KEYS, aggregate, classification_metrics
 from jeeg.splits import Fold, make_folds
 
 RESULT_FILES = ("metrics.json", "predictions.csv")
+RUN_STATE = ("folds.jsonl", "engine.json", "checkpoints")
 
 
 @dataclass
@@ -73,8 +79,10 @@ def environment() -> dict[str, Any]:
     }
 
 
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
+def prepare_out_dir(out: Path, overwrite: bool, clear: bool = True) -> None:
     """Create the run directory; refuse to overwrite finished results unless asked to.
+
+    ``clear=False`` only checks (processes other than 0 of a multi-process run).
 
     Raises
     ------
@@ -89,8 +97,17 @@ def prepare_out_dir(out: Path, overwrite: bool) -> None:
                 f"run directory {out} already holds results ({', '.join(existing)}); "
                 "choose another --out or pass --overwrite"
             )
+    if not clear:
+        return
     out.mkdir(parents=True, exist_ok=True)
-    (out / "folds.jsonl").unlink(missing_ok=True)
+    for name in RUN_STATE:
+        path = out / name
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None) -> EpochsDataset:
@@ -128,6 +145,47 @@ def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
     return out
 
 
+@dataclass
+class Member:
+    """One neural-model member: a fold of a task under one grid point (lr, weight decay, seed).
+
+    Its PRNG key is ``fold_in(key(seed), position)``, ``position`` being the fold's place in the
+    run's fold list, so a fold gets the same key whether trained alone or with others.
+    """
+
+    fold: TaskFold
+    position: int
+    setting: int
+    lr: float
+    weight_decay: float
+    seed: int
+
+    @property
+    def hparams(self) -> dict:
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed}
+
+
+def grid_settings(cfg: CVConfig) -> list[dict]:
+    """The product of ``cfg.grid`` (lr x weight_decay x seed), or the single setting of ``cfg``."""
+    import itertools
+
+    axes = [[float(v) if k != "seed" else int(v) for v in cfg.grid.get(k, [getattr(cfg, k)])] for k in GRID_KEYS]
+    return [dict(zip(GRID_KEYS, combo)) for combo in itertools.product(*axes)]
+
+
+def make_members(cfg: CVConfig, folds: list[TaskFold]) -> list[Member]:
+    """Grid points x folds, grid-point-major (all folds of setting 0, then setting 1, ...)."""
+    return [
+        Member(tf, k, s, st["lr"], st["weight_decay"], st["seed"])
+        for s, st in enumerate(grid_settings(cfg))
+        for k, tf in enumerate(folds)
+    ]
+
+
+def record_id(rec: dict) -> str:
+    return f"{rec['model']}|{rec['task']}|{rec['fold']}|{rec.get('setting', 0)}"
+
+
 def _record(model: str, tf: TaskFold, ds: EpochsDataset, y_pred: np.ndarray, extra: dict) -> dict:
     m = classification_metrics(ds.y[tf.test], y_pred, list(ds.class_names))
     subject = tf.fold.subject
@@ -157,8 +215,23 @@ def _aggregate_per_class(records: list[dict], class_names) -> dict:
     }
 
 
+def device_memory_bytes() -> int:
+    """Memory of one local device: the accelerator's limit, or this host's RAM / CPU devices."""
+    import jax
+
+    dev = jax.local_devices()[0]
+    try:
+        stats = dev.memory_stats() or {}
+    except Exception:  # noqa: BLE001 - backends without memory stats
+        stats = {}
+    if stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(ram // max(1, jax.local_device_count()))
+
+
 class CVRun:
-    """One cross-validation: holds the dataset, folds and the results as they accrue.
+    """One cross-validation (or sweep): dataset, folds, members and the results as they accrue.
 
     Parameters
     ----------
@@ -168,33 +241,60 @@ class CVRun:
     reporter : object, optional
         Receives progress callbacks ``status(msg)``, ``start_folds(n)``, ``fold_done()``,
         ``start_epochs(name, n)``, ``epoch(i, logs)`` (the CLI's rich progress bars).
+    resume : bool
+        Continue the run already in ``out``: folds recorded in ``folds.jsonl`` are reused, not
+        recomputed, and unfinished programs of members restart from their latest checkpoint.
+
+    Notes
+    -----
+    In a multi-process run (``jax.distributed``) every process trains its share of the members;
+    only process 0 writes files.
     """
 
-    def __init__(self, cfg: CVConfig, out: Path, reporter=None):
-        self.cfg, self.out, self.rep = cfg, Path(out), reporter
-        self.records: list[dict] = []
-        self.predictions: list[dict] = []
-        self.histories: list[dict] = []
-        self.attention: list[dict] = []
+    def __init__(self, cfg: CVConfig, out: Path, reporter=None, resume: bool = False):
+        import jax
+
+        self.cfg, self.out, self.rep, self.resume = cfg, Path(out), reporter, resume
+        self.primary = jax.process_index() == 0
+        self.lines: dict[str, dict] = {}  # record id → folds.jsonl line
+        self.engine: dict = {}
 
     def _status(self, msg: str) -> None:
         if self.rep is not None:
             self.rep.status(msg)
 
-    def _finish(self, record: dict, preds: list[dict]) -> None:
-        self.records.append(record)
-        self.predictions.extend(preds)
-        with open(self.out / "folds.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+    # ----------------------------------------------------------------------------- run state
+    def _load_done(self) -> None:
+        """Read finished folds from ``folds.jsonl``; drop a last line cut short by a crash."""
+        path = self.out / "folds.jsonl"
+        if not path.exists():
+            return
+        good: list[str] = []
+        for line in path.read_text().splitlines():
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a write interrupted by a kill: everything after it is recomputed
+            good.append(line)
+            self.lines[record_id(obj["record"])] = obj
+        if self.primary:
+            path.write_text("".join(g + "\n" for g in good))
+
+    def _finish(self, record: dict, preds: list[dict], history=None, attention=None) -> None:
+        line = {"record": record, "predictions": preds, "history": history, "attention": attention}
+        self.lines[record_id(record)] = line
+        if self.primary:
+            with open(self.out / "folds.jsonl", "a") as fh:
+                fh.write(json.dumps(line) + "\n")
         if self.rep is not None:
             self.rep.fold_done()
 
-    def _pred_rows(self, model: str, tf: TaskFold, ds: EpochsDataset, y_pred, proba) -> list[dict]:
+    def _pred_rows(self, model: str, tf: TaskFold, ds: EpochsDataset, y_pred, proba, setting: int = 0) -> list[dict]:
         rows = []
         for j, i in enumerate(tf.test):
             row = {
-                "model": model, "task": tf.task, "fold": tf.fold.name, "subject": int(ds.subject[i]),
-                "run": int(ds.run[i]), "trial": int(ds.trial[i]), "index": int(i),
+                "model": model, "task": tf.task, "fold": tf.fold.name, "setting": setting,
+                "subject": int(ds.subject[i]), "run": int(ds.run[i]), "trial": int(ds.trial[i]), "index": int(i),
                 "y_true": ds.class_names[ds.y[i]], "y_pred": ds.class_names[int(y_pred[j])],
             }
             row.update({f"p_{c}": float(proba[j, k]) for k, c in enumerate(ds.class_names)})
@@ -208,48 +308,100 @@ class CVRun:
 
         for name in self.cfg.baselines:
             for tf in folds:
+                if f"{name}|{tf.task}|{tf.fold.name}|0" in self.lines:
+                    continue
                 fit_idx = np.concatenate([tf.train, tf.val])
                 y_pred, proba_fit = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test])
                 proba = np.zeros((len(tf.test), ds.n_classes), np.float32)
                 proba[:, np.unique(ds.y[fit_idx])] = proba_fit
-                rec = _record(name, tf, ds, y_pred, {})
+                rec = _record(name, tf, ds, y_pred, {"setting": 0})
                 self._finish(rec, self._pred_rows(name, tf, ds, y_pred, proba))
 
-    def run_model(self, ds: EpochsDataset, folds: list[TaskFold]) -> None:
-        """Train the neural model on every fold (one member per fold) and score its test part."""
+    def members_per_program(self, trainer, n_members: int, n_trials: int) -> int:
+        """``max_members`` if set, else as many members as fit half of each device's memory.
+
+        The number is kept in ``engine.json`` so that a resumed run groups members identically
+        (a requirement for a bitwise-identical resume).
+        """
+        saved = self.out / "engine.json"
+        if self.resume and saved.exists():
+            return int(json.loads(saved.read_text())["members_per_program"])
+        if self.cfg.max_members:
+            return min(self.cfg.max_members, n_members)
+        per_member = max(1, trainer.bytes_per_member(n_trials))
+        per_device = max(1, int(0.5 * device_memory_bytes() // per_member))
+        self.engine["bytes_per_member"] = per_member
+        return min(n_members, per_device * trainer.n_devices)
+
+    def run_model(self, ds: EpochsDataset, members: list[Member]) -> None:
+        """Train the neural model's members in programs of ``members_per_program`` and score them.
+
+        Members are grouped in a fixed order (grid point, then fold); a program whose members
+        are all recorded is skipped; one that was interrupted resumes from its checkpoint.
+        """
         import jax
 
-        from jeeg.train import MemberData, Trainer
+        from jeeg.train import Checkpointing, MemberData, Trainer
 
         cfg = self.cfg
         tcfg = cfg.train_config()
+        folds = [m.fold for m in members]
         n_train = [len(tf.train) for tf in folds]
         trainer = Trainer(
             cfg.model, dict(cfg.model_kwargs), ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg,
             batch_size=min(cfg.batch_size, min(n_train)), n_train_pad=max(n_train),
             n_eval_pad=max(max(len(tf.val), len(tf.test)) for tf in folds),
         )
-        X, Y = trainer.put_data(standardize_trials(ds.X) if cfg.standardize else ds.X, ds.y)
-        root = jax.random.key(cfg.seed)
-        self.engine = trainer.describe()
-        for k, tf in enumerate(folds):
+        per = self.members_per_program(trainer, len(members), len(ds))
+        self.engine.update(trainer.describe(), members_per_program=per, n_members=len(members),
+                           n_programs=-(-len(members) // per), n_devices=trainer.n_devices,
+                           n_processes=jax.process_count())
+        if self.primary:
+            (self.out / "engine.json").write_text(json.dumps(self.engine, indent=2))
+        X = Y = None
+        for c0 in range(0, len(members), per):
+            chunk = members[c0 : c0 + per]
+            ids = [f"{cfg.model}|{m.fold.task}|{m.fold.fold.name}|{m.setting}" for m in chunk]
+            if all(i in self.lines for i in ids):
+                continue
+            if X is None:
+                X, Y = trainer.put_data(standardize_trials(ds.X) if cfg.standardize else ds.X, ds.y)
             if self.rep is not None:
-                self.rep.start_epochs(tf.name, tcfg.max_epochs)
-            keys = jax.random.fold_in(root, k)[None]
-            res = trainer.fit(
-                X, Y, [MemberData(tf.train, tf.val, tf.test)], keys,
-                on_epoch=(lambda e, logs: self.rep.epoch(e, logs)) if self.rep is not None else None,
+                name = chunk[0].fold.name if len(chunk) == 1 else f"members {c0 + 1}-{c0 + len(chunk)} of {len(members)}"
+                self.rep.start_epochs(name, tcfg.max_epochs)
+            keys = jax.vmap(lambda s, p: jax.random.fold_in(jax.random.key(s), p))(
+                np.array([m.seed for m in chunk]), np.array([m.position for m in chunk])
             )
-            logits = res.test_logits[0]
-            proba = np.asarray(jax.nn.softmax(logits, -1))
-            y_pred = logits.argmax(-1)
-            extra = {"best_epoch": int(res.best_epoch[0]), "stopped_epoch": int(res.stopped_epoch[0])}
-            rec = _record(cfg.model, tf, ds, y_pred, extra)
-            self.histories.append({"task": tf.task, "fold": tf.fold.name,
-                                   **{k2: v[0].tolist() for k2, v in res.history.items()}})
-            if "attention" in res.test_aux[0]:
-                self.attention.append({"task": tf.task, "y": ds.y[tf.test], "alpha": res.test_aux[0]["attention"]})
-            self._finish(rec, self._pred_rows(cfg.model, tf, ds, y_pred, proba))
+            ckpt = None
+            if cfg.checkpoint_every:
+                ckpt = Checkpointing(self.out / "checkpoints" / f"{cfg.model}-{c0 // per:04d}", cfg.checkpoint_every)
+            res = trainer.fit(
+                X, Y, [MemberData(m.fold.train, m.fold.val, m.fold.test) for m in chunk], keys,
+                on_epoch=(lambda e, logs: self.rep.epoch(e, logs)) if self.rep is not None else None,
+                checkpointing=ckpt,
+                hparams={"lr": [m.lr for m in chunk], "weight_decay": [m.weight_decay for m in chunk]},
+            )
+            for j, (m, rid) in enumerate(zip(chunk, ids)):
+                if rid in self.lines:
+                    continue
+                tf, logits = m.fold, res.test_logits[j]
+                proba = np.asarray(jax.nn.softmax(logits, -1))
+                y_pred = logits.argmax(-1)
+                best = int(res.best_epoch[j])
+                extra = {
+                    "setting": m.setting, **m.hparams, "best_epoch": best, "stopped_epoch": int(res.stopped_epoch[j]),
+                    "val_loss": float(res.history["val_loss"][j, best]),
+                    "val_accuracy": float(res.history["val_accuracy"][j, best]),
+                    "failed": bool(res.failed[j]), "failed_step": int(res.failed_step[j]),
+                }
+                rec = _record(cfg.model, tf, ds, y_pred, extra)
+                hist = {"task": tf.task, "fold": tf.fold.name, "setting": m.setting,
+                        **{k: [None if np.isnan(x) else float(x) for x in v[j]] for k, v in res.history.items()}}
+                att = None
+                if "attention" in res.test_aux[j]:
+                    att = {"task": tf.task, "setting": m.setting, "y": ds.y[tf.test].tolist(),
+                           "alpha": np.asarray(res.test_aux[j]["attention"]).tolist()}
+                self._finish(rec, self._pred_rows(cfg.model, tf, ds, y_pred, proba, m.setting), hist, att)
 
     # ----------------------------------------------------------------------------- whole run
     def run(self) -> dict:
@@ -257,54 +409,174 @@ class CVRun:
         from jeeg import report
 
         cfg = self.cfg
-        (self.out / "config.json").write_text(
-            json.dumps({"config": cfg.to_dict(), "environment": environment()}, indent=2)
-        )
+        if self.resume:
+            self._load_done()
+        elif self.primary:
+            (self.out / "config.json").write_text(
+                json.dumps({"config": cfg.to_dict(), "environment": environment()}, indent=2)
+            )
         self._status("loading data")
         ds = load_for_config(cfg, progress=self._status)
         folds = make_task_folds(ds, cfg)
-        n_models = 1 + len(cfg.baselines)
+        members = make_members(cfg, folds)
         if self.rep is not None:
-            self.rep.start_folds(n_models * len(folds))
+            self.rep.start_folds(len(cfg.baselines) * len(folds) + len(members))
+            for _ in self.lines:
+                self.rep.fold_done()
         self._status(f"{len(ds)} trials, {len(folds)} folds: baselines")
         self.run_baselines(ds, folds)
-        self._status(f"{len(ds)} trials, {len(folds)} folds: {cfg.model}")
-        self.run_model(ds, folds)
+        self._status(f"{len(ds)} trials, {len(folds)} folds, {len(members)} members: {cfg.model}")
+        self.run_model(ds, members)
         metrics = self.summarise(ds, folds)
-        self._write_predictions(ds)
-        (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        report.plot_confusion_matrices(metrics, self.out / "confusion_matrix.png")
-        report.plot_learning_curves(self.histories, self.out / "learning_curves.png")
-        if self.attention:
-            report.plot_attention(self.attention, ds, self.out / "attention.png")
+        if self.primary:
+            self._write_predictions(ds, folds)
+            (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            chosen = metrics.get("sweep", {}).get("chosen_setting", 0)
+            lines = [self.lines[i] for i in self._ordered_ids(ds, folds)]
+            histories = [
+                {k: [np.nan if x is None else x for x in v] if isinstance(v, list) else v for k, v in ln["history"].items()}
+                for ln in lines if ln["history"] and ln["history"]["setting"] == chosen
+            ]
+            attention = [
+                {**a, "y": np.asarray(a["y"]), "alpha": np.asarray(a["alpha"], np.float32)}
+                for a in (ln["attention"] for ln in lines) if a and a["setting"] == chosen
+            ]
+            report.plot_confusion_matrices(metrics, self.out / "confusion_matrix.png")
+            report.plot_learning_curves(histories, self.out / "learning_curves.png")
+            if attention:
+                report.plot_attention(attention, ds, self.out / "attention.png")
         return metrics
 
+    def _ordered_ids(self, ds: EpochsDataset, folds: list[TaskFold]) -> list[str]:
+        """Record ids in a fixed order (baselines, then the model by grid point and fold)."""
+        ids = [f"{b}|{tf.task}|{tf.fold.name}|0" for b in self.cfg.baselines for tf in folds]
+        ids += [f"{self.cfg.model}|{tf.task}|{tf.fold.name}|{s}" for s in range(len(grid_settings(self.cfg))) for tf in folds]
+        return ids
+
     def summarise(self, ds: EpochsDataset, folds: list[TaskFold]) -> dict:
-        models = [self.cfg.model, *self.cfg.baselines]
+        """metrics.json: per-fold records and mean ± std per task and model.
+
+        In a sweep (``grid``), the grid point with the best mean validation score (``monitor``,
+        over all folds and tasks) is chosen on validation only; the table reports its test scores,
+        and ``sweep`` lists every grid point's validation and test means.
+        """
+        cfg = self.cfg
+        records = [self.lines[i]["record"] for i in self._ordered_ids(ds, folds)]
+        models = [cfg.model, *cfg.baselines]
+        settings = grid_settings(cfg)
+        out: dict[str, Any] = {}
+        chosen = 0
+        if cfg.grid:
+            rows = []
+            for s, st in enumerate(settings):
+                recs = [r for r in records if r["model"] == cfg.model and r["setting"] == s]
+                val = float(np.mean([r[cfg.monitor] for r in recs]))
+                rows.append({"setting": s, **st, f"mean_{cfg.monitor}": val,
+                             "mean_val_loss": float(np.mean([r["val_loss"] for r in recs])),
+                             **{f"mean_test_{k}": float(np.mean([r[k] for r in recs])) for k in METRIC_KEYS}})
+            # Selection on validation only; group by (lr, weight decay) over seeds.
+            by_point: dict[tuple, list[float]] = {}
+            for row in rows:
+                by_point.setdefault((row["lr"], row["weight_decay"]), []).append(row[f"mean_{cfg.monitor}"])
+            sign = 1.0 if cfg.monitor == "val_loss" else -1.0
+            best_point = min(by_point, key=lambda p: (sign * float(np.mean(by_point[p])), p))
+            chosen_settings = [s for s, st in enumerate(settings) if (st["lr"], st["weight_decay"]) == best_point]
+            chosen = chosen_settings[0]
+            out["sweep"] = {"monitor": cfg.monitor, "grid": {k: list(v) for k, v in cfg.grid.items()},
+                            "settings": rows, "chosen": {"lr": best_point[0], "weight_decay": best_point[1]},
+                            "chosen_setting": chosen, "chosen_settings": chosen_settings}
+            records_table = [r for r in records if r["model"] != cfg.model or r["setting"] in chosen_settings]
+        else:
+            records_table = records
         agg: dict[str, dict] = {}
         for task in ds.tasks:
             agg[task] = {}
             for model in models:
-                recs = [r for r in self.records if r["task"] == task and r["model"] == model]
+                recs = [r for r in records_table if r["task"] == task and r["model"] == model]
                 a = aggregate(recs, METRIC_KEYS)
                 cm = np.sum([r["confusion_matrix"] for r in recs], axis=0).tolist()
                 agg[task][model] = {**a, "per_class": _aggregate_per_class(recs, ds.class_names), "confusion_matrix": cm}
+        failed = [record_id(r) for r in records if r.get("failed")]
         return {
-            "dataset": self.cfg.dataset,
+            "dataset": cfg.dataset,
             "class_names": list(ds.class_names),
             "tasks": ds.tasks,
             "models": models,
             "n_trials": len(ds),
             "n_folds": len(folds),
-            "engine": getattr(self, "engine", {}),
+            "engine": self.engine,
+            "failed_members": failed,
+            **out,
             "aggregate": agg,
-            "folds": self.records,
+            "folds": records,
         }
 
-    def _write_predictions(self, ds: EpochsDataset) -> None:
-        if not self.predictions:
+    def _write_predictions(self, ds: EpochsDataset, folds: list[TaskFold]) -> None:
+        rows = [row for i in self._ordered_ids(ds, folds) for row in self.lines[i]["predictions"]]
+        if not rows:
             return
         with open(self.out / "predictions.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(self.predictions[0]))
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
             w.writeheader()
-            w.writerows(self.predictions)
+            w.writerows(rows)
+
+
+# ------------------------------------------------------------------------------ reproducibility
+def _checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
+    """Every array of every orbax checkpoint under ``run/checkpoints`` → {path/leaf: array}."""
+    import jax
+    import orbax.checkpoint as ocp
+
+    out: dict[str, np.ndarray] = {}
+    root = run / "checkpoints"
+    if not root.exists():
+        return out
+    ckptr = ocp.StandardCheckpointer()
+    for prog in sorted(p for p in root.iterdir() if p.is_dir()):
+        for step in sorted((p for p in prog.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+            path = (step / "default").absolute()
+            # Restore onto this process's first device whatever mesh wrote it (e.g. 2 processes).
+            meta = ckptr.metadata(path).item_metadata.tree
+            dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            tree = ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+            for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+                name = f"{prog.name}/{step.name}/" + "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+                out[name] = np.asarray(leaf)
+    return out
+
+
+def compare_runs(a: Path, b: Path) -> str | None:
+    """The first difference between two run directories, or None if bitwise identical.
+
+    Compares ``metrics.json`` (minus the engine's memory estimate), ``predictions.csv`` and every
+    array of every checkpoint, and names the first item that differs.
+    """
+    a, b = Path(a), Path(b)
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
+    for m in (ma, mb):  # facts of the machine, not of the results
+        for k in ("bytes_per_member", "n_processes"):
+            m.get("engine", {}).pop(k, None)
+    if ma != mb:
+        for k in sorted(ma, key=lambda k: k != "folds"):  # per-fold records first: the most specific
+            if ma.get(k) != mb.get(k):
+                if k == "folds":
+                    for ra, rb in zip(ma[k], mb[k]):
+                        if ra != rb:
+                            diff = next(f for f in ra if ra.get(f) != rb.get(f))
+                            return f"metrics.json folds[{record_id(ra)}].{diff}: {ra.get(diff)} vs {rb.get(diff)}"
+                return f"metrics.json key {k!r} differs"
+        return "metrics.json differs"
+    pa, pb = ((d / "predictions.csv").read_text().splitlines() for d in (a, b))
+    for i, (la, lb) in enumerate(zip(pa, pb)):
+        if la != lb:
+            return f"predictions.csv line {i + 1}: {la!r} vs {lb!r}"
+    if len(pa) != len(pb):
+        return f"predictions.csv has {len(pa)} vs {len(pb)} lines"
+    ca, cb = _checkpoint_arrays(a), _checkpoint_arrays(b)
+    if sorted(ca) != sorted(cb):
+        return f"checkpoints differ in their arrays: {sorted(set(ca) ^ set(cb))[:3]}"
+    for name in ca:
+        x, y = ca[name], cb[name]
+        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+            return f"checkpoint array {name} differs (max |diff| {np.max(np.abs(x.astype(float) - y.astype(float))):.3g})"
+    return None

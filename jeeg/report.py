@@ -64,6 +64,24 @@ def markdown_table(metrics: dict, over: str = "over_subjects") -> str:
     return "\n".join(lines)
 
 
+def sweep_table(metrics: dict) -> Table:
+    """Rich table of a sweep: every grid point's mean validation score and test accuracy.
+
+    The chosen grid point (best mean validation ``monitor``) is marked; test columns are shown
+    for inspection only and never used for the choice.
+    """
+    sw = metrics["sweep"]
+    mon = sw["monitor"]
+    t = Table(title=f"sweep: grid point chosen on mean {mon} (validation only)")
+    for col in ("", "lr", "weight decay", "seed", f"mean {mon}", "test acc. %", "test kappa"):
+        t.add_column(col, justify="right")
+    for row in sw["settings"]:
+        mark = "*" if row["setting"] in sw["chosen_settings"] else ""
+        t.add_row(mark, f"{row['lr']:g}", f"{row['weight_decay']:g}", str(row["seed"]), f"{row[f'mean_{mon}']:.4f}",
+                  f"{100 * row['mean_test_accuracy']:.1f}", f"{row['mean_test_cohen_kappa']:.2f}")
+    return t
+
+
 def plot_confusion_matrices(metrics: dict, path: Path) -> None:
     """Row-normalised confusion matrices summed over folds: rows = tasks, columns = models."""
     tasks, models, names = metrics["tasks"], metrics["models"], metrics["class_names"]

@@ -242,32 +242,38 @@ class Trainer:
             return build_model(model, n_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key), **model_kwargs)
 
         self._make = make
+        self._input_shape = (n_chans, n_times)
         self.graphdef = nnx.graphdef(nnx.eval_shape(lambda: make(jax.random.key(0))))
-        self.tx = optax.inject_hyperparams(optax.adamw)(
-            learning_rate=self._schedule(), weight_decay=config.weight_decay
-        )
         self.init = jax.jit(jax.vmap(self._init_one))
         self.epoch_keys = jax.jit(jax.vmap(lambda k, e: jax.random.fold_in(jax.random.fold_in(k, 1), e), (0, None)))
         self.make_batches = jax.jit(jax.vmap(self._batches_one))
-        self.train_step = jax.jit(jax.vmap(self._masked_step_one, in_axes=(0, None, None, 0, 0, 0)))
+        self.train_step = jax.jit(jax.vmap(self._masked_step_one, in_axes=(0, None, None, 0, 0, 0, 0, 0)))
         self.evaluate = jax.jit(jax.vmap(self._evaluate_one, in_axes=(0, 0, None, None, 0, 0)))
         self.select = jax.jit(_select)
 
     # ------------------------------------------------------------------ pure single-member functions
-    def _schedule(self) -> optax.Schedule:
+    def _schedule(self, lr) -> optax.Schedule:
         c, total = self.config, self.config.max_epochs * self.steps_per_epoch
         if c.schedule == "constant":
-            return optax.constant_schedule(c.lr)
+            return optax.constant_schedule(lr)
         if c.schedule == "cosine":
-            return optax.cosine_decay_schedule(c.lr, total)
+            return optax.cosine_decay_schedule(lr, total)
         warm = min(c.warmup_epochs * self.steps_per_epoch, total - 1)
-        return optax.warmup_cosine_decay_schedule(0.0, c.lr, max(warm, 1), total)
+        return optax.warmup_cosine_decay_schedule(0.0, lr, max(warm, 1), total)
 
-    def _init_one(self, key: jax.Array) -> MemberState:
+    def _tx(self, lr, weight_decay) -> optax.GradientTransformation:
+        """AdamW for one member with its own peak learning rate and weight decay (may be traced).
+
+        The decay is stored in the optimiser state at init (optax reads numeric injected
+        hyper-parameters from the state); the schedule is rebuilt from ``lr`` in every step.
+        """
+        return optax.inject_hyperparams(optax.adamw)(learning_rate=self._schedule(lr), weight_decay=weight_decay)
+
+    def _init_one(self, key: jax.Array, lr, weight_decay) -> MemberState:
         _, params, stats = nnx.split(self._make(jax.random.fold_in(key, 0)), nnx.Param, nnx.BatchStat)
-        return MemberState(params, stats, self.tx.init(params))
+        return MemberState(params, stats, self._tx(lr, weight_decay).init(params))
 
-    def _train_step_one(self, state: MemberState, x: jax.Array, y: jax.Array, key: jax.Array):
+    def _train_step_one(self, state: MemberState, x: jax.Array, y: jax.Array, key: jax.Array, lr, weight_decay):
         def loss_fn(params, batch_stats):
             # Rebuild the BatchStat variables inside this trace so that BatchNorm may update them.
             model = nnx.merge(self.graphdef, params, jax.tree.map(jnp.asarray, batch_stats))
@@ -278,7 +284,7 @@ class Trainer:
         (loss, (stats, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             state.params, state.batch_stats
         )
-        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+        updates, opt_state = self._tx(lr, weight_decay).update(grads, state.opt_state, state.params)
         model = nnx.merge(self.graphdef, optax.apply_updates(state.params, updates), stats)
         apply_constraints(model)
         _, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
@@ -298,20 +304,20 @@ class Trainer:
         order = train_idx[jnp.argsort(u)]
         return order[jnp.arange(S * B) % jnp.maximum(n_train, 1)].reshape(S, B)
 
-    def _masked_step_one(self, state, X, Y, batch_idx, do, key):
+    def _masked_step_one(self, state, X, Y, batch_idx, do, key, lr, weight_decay):
         """One step of one member on trials ``batch_idx``.
 
         ``do=False`` leaves the state unchanged; so does a step whose loss or new parameters are
         not finite, which is reported in the returned ``failed`` flag (fault isolation).
         """
-        new, loss, acc = self._train_step_one(state, X[batch_idx], Y[batch_idx], key)
+        new, loss, acc = self._train_step_one(state, X[batch_idx], Y[batch_idx], key, lr, weight_decay)
         finite = jnp.isfinite(loss)
         for leaf in jax.tree.leaves(new.params):
             finite &= jnp.all(jnp.isfinite(leaf))
         apply = do & finite
         return jax.tree.map(lambda a, b: jnp.where(apply, a, b), new, state), loss, acc, do & ~finite
 
-    def train_epoch(self, state, X, Y, train_idx, n_train, active, keys):
+    def train_epoch(self, state, X, Y, train_idx, n_train, active, keys, lr, weight_decay):
         """One epoch of K members: ``steps_per_epoch`` calls of the jitted, vmapped ``train_step``.
 
         The step loop runs on the host (dispatch is asynchronous, nothing syncs until the
@@ -329,7 +335,7 @@ class Trainer:
         for s in range(self.steps_per_epoch):
             do = active & (s < n_steps)
             step_keys = jax.vmap(lambda k: jax.random.fold_in(k, s + 1))(keys)
-            state, loss, acc, failed = self.train_step(state, X, Y, batches[:, s], do, step_keys)
+            state, loss, acc, failed = self.train_step(state, X, Y, batches[:, s], do, step_keys, lr, weight_decay)
             losses.append(loss), accs.append(acc), dones.append(do & ~failed), fails.append(failed)
         done = jnp.stack(dones, 1)
         n = jnp.maximum(done.sum(1), 1)
@@ -375,6 +381,7 @@ class Trainer:
         keys: jax.Array,
         on_epoch: Callable[[int, dict], None] | None = None,
         checkpointing: Checkpointing | None = None,
+        hparams: dict[str, np.ndarray] | None = None,
     ) -> FitResult:
         """Train K members with early stopping on validation; score each test part once.
 
@@ -393,6 +400,9 @@ class Trainer:
             Save the loop state every few epochs and resume from the latest save. A resumed fit
             ends bitwise-identical to an uninterrupted one (keys depend only on member, epoch,
             step).
+        hparams : dict, optional
+            Per-member ``lr`` and/or ``weight_decay``, arrays of shape (K,) (a sweep); missing
+            entries take the value of ``config`` for every member.
 
         Returns
         -------
@@ -412,16 +422,24 @@ class Trainer:
         key_data = np.asarray(jax.random.key_data(keys))
         key_data = np.concatenate([key_data, np.repeat(key_data[:1], Kp - K, 0)])
         keys = jax.random.wrap_key_data(self.put_members(key_data))
+        hp = {"lr": c.lr, "weight_decay": c.weight_decay, **(hparams or {})}
+        unknown = set(hp) - {"lr", "weight_decay"}
+        if unknown:
+            raise ConfigError(f"per-member hparams may be lr and weight_decay only; got {sorted(unknown)}")
+        hp = {k: np.broadcast_to(np.asarray(v, np.float32), (K,)) for k, v in hp.items()}
+        hp = {k: np.concatenate([v, np.repeat(v[:1], Kp - K)]) for k, v in hp.items()}
+        lr, wd = self.put_members(hp["lr"]), self.put_members(hp["weight_decay"])
         train_np, n_train_np = _pad([m.train for m in members], self.n_train_pad)
         if n_train_np[:K].min() < self.batch_size:
             raise ConfigError(f"batch_size {self.batch_size} exceeds a member's training part ({n_train_np.min()})")
         train_idx, n_train = self.put_members(train_np), self.put_members(n_train_np)
-        state = self.init(keys)
+        state = self.init(keys, lr, wd)
         best = state
         nan = lambda: np.full((Kp, c.max_epochs), np.nan)  # noqa: E731
         loop = {
             "epoch": np.array(-1),  # last finished epoch
             "key_data": key_data,
+            "hparams": hp,
             "active": np.arange(Kp) < K,
             "best_score": np.full(Kp, np.inf),
             "best_loss": np.full(Kp, np.inf),
@@ -447,7 +465,7 @@ class Trainer:
                 break
             ekeys = self.epoch_keys(keys, epoch)
             state, tr_loss, tr_acc, fails = self.train_epoch(
-                state, X, Y, train_idx, n_train, self.put_members(active), ekeys
+                state, X, Y, train_idx, n_train, self.put_members(active), ekeys, lr, wd
             )
             _, _, va_loss, va_acc = self._eval_padded(state, X, Y, [m.val for m in members])
             tr_loss, tr_acc, va_loss, va_acc = (to_host(a).astype(np.float64) for a in (tr_loss, tr_acc, va_loss, va_acc))
@@ -505,13 +523,33 @@ class Trainer:
                 f"checkpoint {manager.directory}/{step} does not match this run's members and model ({e}); "
                 "resume only a run with the same config, or remove the checkpoint folder"
             ) from None
-        if not np.array_equal(tree["loop"]["key_data"], template["loop"]["key_data"]):
+        same_hp = all(np.array_equal(tree["loop"]["hparams"][k], v) for k, v in template["loop"]["hparams"].items())
+        if not np.array_equal(tree["loop"]["key_data"], template["loop"]["key_data"]) or not same_hp:
             raise ConfigError(
-                f"checkpoint {manager.directory}/{step} was written by members with other keys (another seed or "
-                "other folds); resume only the run that wrote it"
+                f"checkpoint {manager.directory}/{step} was written by members with other keys or "
+                "hyper-parameters (another seed, other folds or another grid); resume only the run that wrote it"
             )
         loop = jax.tree.map(np.array, tree["loop"])  # writable host copies
         return tree["state"], tree["best"], loop
+
+    def bytes_per_member(self, n_trials: int) -> int:
+        """Device memory one member needs during a train step (XLA's compiled memory analysis).
+
+        Compiles the one-member step once (seconds) and returns its temporary buffers plus three
+        copies of the member state (current, best, updated); the dataset of ``n_trials`` trials
+        is shared by all members and not counted. Used to split many members into programs that
+        fit the device (:func:`members_per_program`).
+        """
+        key = jax.random.key(0)
+        state = jax.eval_shape(self._init_one, key, 1e-3, 0.0)
+        f32 = lambda *shape, dt=jnp.float32: jax.ShapeDtypeStruct(shape, dt)  # noqa: E731
+        X = f32(n_trials, *self._input_shape)
+        args = (state, X, f32(n_trials, dt=jnp.int32), f32(self.batch_size, dt=jnp.int32), f32(dt=jnp.bool_),
+                jax.eval_shape(lambda: key), f32(), f32())
+        mem = jax.jit(self._masked_step_one).lower(*args).compile().memory_analysis()
+        temp = int(getattr(mem, "temp_size_in_bytes", 0) or 0) if mem is not None else 0
+        state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
+        return temp + 3 * state_bytes
 
     def describe(self) -> dict:
         """JSON-ready summary of the engine settings."""

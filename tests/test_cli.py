@@ -75,3 +75,37 @@ def test_cli_errors_are_clear(eegmmidb_root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "S002" in err and "--download" in err
     assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_sweep_trains_grid_times_folds_and_chooses_on_validation(eegmmidb_root, cache_dir, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = [
+        "sweep", "--task", "left_right_imagined", "--subjects", "1", "--max-epochs", "2", "--set", "batch_size=16",
+        "--set", "baselines=csp_lda", "--set", "checkpoint_every=0", "--grid", "lr=3e-3,1e-4", "--grid", "seed=0,1",
+        "--data-dir", str(eegmmidb_root), "--cache-dir", str(cache_dir), "--out", str(out),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "grid point chosen on mean val_loss" in printed
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["engine"]["n_members"] == 20 and m["engine"]["n_programs"] == 1  # 2 lr x 2 seeds x 5 folds
+    sw = m["sweep"]
+    assert [(r["lr"], r["seed"]) for r in sw["settings"]] == [(3e-3, 0), (3e-3, 1), (1e-4, 0), (1e-4, 1)]
+    # The choice uses validation only: the lr whose two seeds have the lower mean validation loss.
+    by_lr = {lr: sum(r["mean_val_loss"] for r in sw["settings"] if r["lr"] == lr) / 2 for lr in (3e-3, 1e-4)}
+    assert sw["chosen"]["lr"] == min(by_lr, key=by_lr.get)
+    model = [r for r in m["folds"] if r["model"] == "stff_da"]
+    assert len(model) == 20 and {(r["lr"], r["seed"]) for r in model} == {(3e-3, 0), (3e-3, 1), (1e-4, 0), (1e-4, 1)}
+    for row in sw["settings"]:
+        recs = [r for r in model if r["setting"] == row["setting"]]
+        assert abs(row["mean_val_loss"] - sum(r["val_loss"] for r in recs) / 5) < 1e-12
+    # The table reports the chosen lr's test scores over its 2 seeds x 5 folds.
+    chosen = [r for r in model if r["lr"] == sw["chosen"]["lr"]]
+    acc = m["aggregate"]["left_right_imagined"]["stff_da"]["over_folds"]["accuracy"]
+    assert acc["n"] == 10 and abs(acc["mean"] - sum(r["accuracy"] for r in chosen) / 10) < 1e-12
+    # jeeg cv refuses a grid; jeeg sweep needs one.
+    assert main(["cv", "--set", 'grid={"lr": [0.1]}', "--out", str(tmp_path / "x")]) == 2
+    assert "jeeg sweep" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(tmp_path / "y")]) == 2
+    assert "needs a grid" in capsys.readouterr().err

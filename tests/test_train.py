@@ -80,3 +80,43 @@ def test_selection_uses_validation_and_test_scored_with_selected_params(s001):
     # The test logits are those of the selected parameters.
     logits, _, _, _ = tr._eval_padded(res.state, X, Y, [members[0].test])
     np.testing.assert_array_equal(np.asarray(logits)[0, : len(members[0].test)], res.test_logits[0])
+
+
+def test_member_parallel_equals_each_member_alone_on_real_data(s001):
+    """Five folds trained as one stack equal each fold trained alone with the same key."""
+    ds, X, Y = s001
+    members = _members(ds, 5)
+    keys = _keys(0, 5)
+    kw = dict(max_epochs=3, patience=100, lr=1e-3)  # STFF-DA's default learning rate
+    stacked = _trainer(members, **kw).fit(X, Y, members, keys)
+    alone_tr = _trainer(members, **kw)  # same padding as the stack: one member at a time
+    worst = 0.0
+    for k, m in enumerate(members):
+        alone = alone_tr.fit(X, Y, [m], keys[k : k + 1])
+        np.testing.assert_array_equal(stacked.test_logits[k].argmax(-1), alone.test_logits[0].argmax(-1))
+        assert stacked.best_epoch[k] == alone.best_epoch[0]
+        for a, b in zip(jax.tree.leaves(stacked.state.params), jax.tree.leaves(alone.state.params)):
+            worst = max(worst, float(np.max(np.abs(np.asarray(a)[k] - np.asarray(b)[0]))))
+    # Not bitwise: vmapped, the kernel gradients of the convolutions become grouped convolutions
+    # with one group per member, which XLA:CPU sums in another order; Adam turns that rounding
+    # noise on near-zero gradients into steps of ~1 % of lr. Largest difference measured on the
+    # 2-core CPU here: 9.5e-6 (an LSTM input weight; 2026-11-27), proportional to lr.
+    assert worst < 1e-5, worst
+
+
+def test_per_member_learning_rate_and_weight_decay(s001):
+    """A sweep's members carry their own lr / weight decay: lr = 0 leaves a member at its init."""
+    ds, X, Y = s001
+    members = _members(ds, 1) * 3
+    tr = _trainer(members, max_epochs=2, patience=100)
+    keys = jax.vmap(lambda _: jax.random.key(5))(np.arange(3))  # identical keys: only hparams differ
+    res = tr.fit(X, Y, members, keys, hparams={"lr": [1e-3, 0.0, 1e-3], "weight_decay": [1e-4, 1e-4, 0.5]})
+    init = tr.init(keys[:1], np.zeros(1, np.float32), np.zeros(1, np.float32))
+    p, p0 = jax.tree.leaves(res.state.params), jax.tree.leaves(init.params)
+    for a, b in zip(p, p0):
+        np.testing.assert_array_equal(np.asarray(a)[1], np.asarray(b)[0])  # lr 0: unchanged
+    assert any(not np.array_equal(np.asarray(a)[0], np.asarray(b)[0]) for a, b in zip(p, p0))
+    assert any(not np.allclose(np.asarray(a)[0], np.asarray(a)[2]) for a in p)  # weight decay acts
+    # The same lr as the config's default gives the same result as no hparams at all.
+    plain = tr.fit(X, Y, members[:1], keys[:1])
+    np.testing.assert_array_equal(plain.test_logits[0], res.test_logits[0])

@@ -1,0 +1,133 @@
+"""Member scaling: STFF-DA train steps for K members in one program vs a loop over K members.
+
+For K in {1, 2, 4, 8, 16, 32} (``--quick``: {1, 2, 4}) on the EEGMMIDB shapes (64 channels x
+640 samples at 160 Hz, 2 classes, batch 16 per member), times
+
+* *parallel*: one call of the jitted, vmapped ``Trainer.train_step`` updating K members;
+* *sequential*: K calls of the same step compiled for one member (the PyTorch-style loop),
+
+each compiled ahead of time (compile time reported apart), warmed up, synchronised with
+``jax.block_until_ready`` and timed as the median of ``--repeats`` runs. Reports steps/s and
+samples/s, and the speed-up of K parallel members over one member alone.
+
+Usage::
+
+    python benchmarks/members_scaling.py [--quick] [--out benchmarks/results]
+
+Writes ``<out>/<device>/members_scaling.json`` (with the environment) and a plot beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jeeg.cv import environment
+from jeeg.train import TrainConfig, Trainer
+
+N_CHANS, N_TIMES, SFREQ, N_CLASSES, BATCH = 64, 640, 160.0, 2, 16
+
+
+def _median_time(fn, repeats: int) -> float:
+    jax.block_until_ready(fn())  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _step_program(K: int, X, Y):
+    """AOT-compiled train step of K members, its inputs, and the compile time in s."""
+    tr = Trainer("stff_da", {}, N_CHANS, N_CLASSES, N_TIMES, SFREQ, TrainConfig(batch_size=BATCH),
+                 batch_size=BATCH, n_train_pad=BATCH, n_eval_pad=BATCH)
+    Kp = tr.n_devices * -(-K // tr.n_devices)
+    key_data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), Kp)))
+    keys = jax.random.wrap_key_data(tr.put_members(key_data))
+    lr, wd = (tr.put_members(np.full(Kp, v, np.float32)) for v in (1e-3, 1e-4))
+    state = tr.init(keys, lr, wd)
+    rng = np.random.default_rng(K)
+    batch = tr.put_members(rng.integers(0, X.shape[0], (Kp, BATCH)).astype(np.int32))
+    do = tr.put_members(np.ones(Kp, bool))
+    Xd, Yd = tr.put_data(X, Y)
+    t0 = time.perf_counter()
+    compiled = tr.train_step.lower(state, Xd, Yd, batch, do, keys, lr, wd).compile()
+    compile_s = time.perf_counter() - t0
+    return compiled, (state, Xd, Yd, batch, do, keys, lr, wd), compile_s
+
+
+def run(ks: list[int], repeats: int) -> dict:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, N_CHANS, N_TIMES)).astype(np.float32)
+    Y = rng.integers(0, N_CLASSES, 256).astype(np.int32)
+    one, one_args, one_compile = _step_program(1, X, Y)
+    t_one = _median_time(lambda: one(*one_args), repeats)
+    rows = []
+    for K in ks:
+        prog, args, compile_s = _step_program(K, X, Y)
+        t_par = _median_time(lambda: prog(*args), repeats)
+        t_seq = _median_time(lambda: [one(*one_args) for _ in range(K)], max(1, repeats // 2))
+        rows.append({
+            "K": K,
+            "compile_s": compile_s,
+            "parallel_step_s": t_par,
+            "sequential_step_s": t_seq,
+            "parallel_steps_per_s": 1.0 / t_par,
+            "parallel_samples_per_s": K * BATCH / t_par,
+            "sequential_samples_per_s": K * BATCH / t_seq,
+            "speedup_vs_sequential": t_seq / t_par,
+            "samples_per_s_vs_one_member": (K * BATCH / t_par) / (BATCH / t_one),
+        })
+        print(f"K={K:3d}  parallel {K * BATCH / t_par:9.1f} samples/s  sequential {K * BATCH / t_seq:9.1f}  "
+              f"x{t_seq / t_par:5.2f} vs loop, x{rows[-1]['samples_per_s_vs_one_member']:5.2f} vs one member", flush=True)
+    return {"benchmark": "members_scaling", "model": "stff_da", "batch_per_member": BATCH,
+            "shape": [N_CHANS, N_TIMES], "one_member_step_s": t_one, "one_member_compile_s": one_compile,
+            "repeats": repeats, "environment": environment(), "results": rows}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = [r["K"] for r in result["results"]]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.plot(ks, [r["parallel_samples_per_s"] for r in result["results"]], "o-", label="K members in one program")
+    ax.plot(ks, [r["sequential_samples_per_s"] for r in result["results"]], "s--", label="loop over K members")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("members K")
+    ax.set_ylabel("samples/s (train step)")
+    ax.set_title(f"STFF-DA member scaling, {result['environment']['device_kind']}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="K in {1, 2, 4}, fewer repeats")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = ap.parse_args()
+    ks = [1, 2, 4] if args.quick else [1, 2, 4, 8, 16, 32]
+    repeats = args.repeats or (3 if args.quick else 7)
+    result = run(ks, repeats)
+    device = result["environment"]["device_kind"].replace(" ", "_")
+    out = Path(args.out) / device
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "members_scaling.json").write_text(json.dumps(result, indent=2))
+    plot(result, out / "members_scaling.png")
+    print(f"wrote {out / 'members_scaling.json'}")
+
+
+if __name__ == "__main__":
+    main()
