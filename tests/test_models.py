@@ -21,9 +21,10 @@ def test_every_model_forward(name, n_chans, n_outputs, n_times, sfreq):
     logits, aux = model(x, return_attention=True)
     assert logits.shape == (3, n_outputs)
     assert np.isfinite(np.asarray(logits)).all()
-    alpha = np.asarray(aux["attention"])
-    assert alpha.shape[0] == 3 and (alpha >= 0).all()
-    np.testing.assert_allclose(alpha.sum(-1), 1.0, rtol=1e-5)
+    if "attention" in aux:  # models with attention return weights that sum to one
+        alpha = np.asarray(aux["attention"])
+        assert alpha.shape[0] == 3 and (alpha >= 0).all()
+        np.testing.assert_allclose(alpha.sum(-1), 1.0, rtol=1e-5)
 
 
 def test_stff_da_reference_shapes():

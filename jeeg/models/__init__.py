@@ -15,6 +15,8 @@ from flax import nnx
 
 from jeeg.errors import ConfigError
 from jeeg.models.layers import apply_constraints
+from jeeg.models.eegnet import EEGNetV4
+from jeeg.models.msc_t3am import MSCT3AM
 from jeeg.models.stff_da import STFFDA
 
 
@@ -32,6 +34,16 @@ REGISTRY: dict[str, ModelSpec] = {
         STFFDA,
         "STFF-DA",
         "CNN→LSTM→additive attention; shared/design/architectures.md §3 (defaults inferred)",
+    ),
+    "eegnet": ModelSpec(
+        EEGNetV4,
+        "EEGNet-v4",
+        "Lawhern et al. 2018, doi 10.1088/1741-2552/aace8c; braindecode EEGNetv4 defaults (architectures.md §1)",
+    ),
+    "msc_t3am": ModelSpec(
+        MSCT3AM,
+        "MSC-T3AM",
+        "Yan, Wang & Li 2025, doi 10.1016/j.neunet.2025.107806; architectures.md §1",
     ),
 }
 
@@ -63,4 +75,4 @@ def build_model(
     return model
 
 
-__all__ = ["REGISTRY", "ModelSpec", "STFFDA", "apply_constraints", "build_model", "get_model_spec"]
+__all__ = ["REGISTRY", "EEGNetV4", "MSCT3AM", "ModelSpec", "STFFDA", "apply_constraints", "build_model", "get_model_spec"]

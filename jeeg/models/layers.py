@@ -67,19 +67,25 @@ class DepthwiseTemporalConv(nnx.Module):
         Feature maps F (one K-tap kernel each).
     kernel_size : int
         Taps K.
+    padding : (int, int), optional
+        Zeros before and after the signal; default 'same' (``(K - 1) // 2`` before). PyTorch's
+        symmetric ``padding=K // 2`` (braindecode's EEGNet) is ``(K // 2, K // 2)``, which for
+        even K lengthens the output by one sample.
     """
 
-    def __init__(self, n_features: int, kernel_size: int, *, rngs: nnx.Rngs):
+    def __init__(self, n_features: int, kernel_size: int, *, rngs: nnx.Rngs, padding: tuple[int, int] | None = None):
         # Initialised as Flax initialises the equivalent grouped conv kernel (1, K, 1, F).
         self.kernel = nnx.Param(glorot(rngs.params(), (1, kernel_size, 1, n_features)).reshape(kernel_size, n_features))
+        left = (kernel_size - 1) // 2
+        self.padding = (left, kernel_size - 1 - left) if padding is None else tuple(padding)
 
     def __call__(self, h: jax.Array) -> jax.Array:
-        """h: (..., n_times, F) → (..., n_times, F)."""
+        """h: (..., n_times, F) → (..., n_times + pad_before + pad_after - K + 1, F)."""
         k = self.kernel[...]
-        K, T = k.shape[0], h.shape[-2]
-        left = (K - 1) // 2
-        pad = [(0, 0)] * (h.ndim - 2) + [(left, K - 1 - left), (0, 0)]
+        K = k.shape[0]
+        pad = [(0, 0)] * (h.ndim - 2) + [self.padding, (0, 0)]
         hp = jnp.pad(h, pad)
+        T = hp.shape[-2] - K + 1
         return sum(hp[..., i : i + T, :] * k[i] for i in range(K))
 
 
