@@ -252,6 +252,10 @@ class Trainer:
         self.select = jax.jit(_select)
 
     # ------------------------------------------------------------------ pure single-member functions
+    def _post_init(self, state: MemberState, n_members: int) -> MemberState:
+        """Hook for subclasses: adjust the freshly initialised (padded) member stack."""
+        return state
+
     def _schedule(self, lr) -> optax.Schedule:
         c, total = self.config, self.config.max_epochs * self.steps_per_epoch
         if c.schedule == "constant":
@@ -433,7 +437,7 @@ class Trainer:
         if n_train_np[:K].min() < self.batch_size:
             raise ConfigError(f"batch_size {self.batch_size} exceeds a member's training part ({n_train_np.min()})")
         train_idx, n_train = self.put_members(train_np), self.put_members(n_train_np)
-        state = self.init(keys, lr, wd)
+        state = self._post_init(self.init(keys, lr, wd), Kp)
         best = state
         nan = lambda: np.full((Kp, c.max_epochs), np.nan)  # noqa: E731
         loop = {

@@ -49,3 +49,59 @@ def test_teacher_gets_no_gradient_and_bad_options_fail():
         kd_loss(s, t, y, reduction="sum")
     with pytest.raises(ConfigError, match="temperature"):
         kd_loss(s, t, y, temperature=0.0)
+
+
+# --------------------------------------------------------------------------- fused KD steps
+import chex  # noqa: E402
+
+from jeeg.distill import DistillTrainer  # noqa: E402
+from jeeg.train import MemberData, TrainConfig, Trainer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 8, 64)).astype(np.float32)
+    y = rng.integers(0, 2, 80).astype(np.int32)
+    X[y == 1, 2] *= 3.0
+    members = [MemberData(np.arange(0, 48), np.arange(48, 64), np.arange(64, 80)),
+               MemberData(np.arange(16, 64), np.arange(0, 16), np.arange(64, 80))]
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(np.arange(2))
+    return X, y, members, keys
+
+
+CFG = TrainConfig(batch_size=16, max_epochs=3, lr=3e-3, patience=100)
+KW = dict(batch_size=16, n_train_pad=48, n_eval_pad=16)
+
+
+def _leaves(tree):
+    return [np.asarray(a) for a in jax.tree.leaves(tree)]
+
+
+def test_online_kd_updates_teacher_and_student_in_one_traced_step(toy, monkeypatch):
+    X, y, members, keys = toy
+    monkeypatch.setattr(DistillTrainer, "_masked_step_one", chex.assert_max_traces(DistillTrainer._masked_step_one, n=1))
+    tr = DistillTrainer("stff_da", {}, "eegnet", {}, 8, 2, 64, 128.0, CFG, mode="online", **KW)
+    init = tr.init(keys, np.full(2, 3e-3, np.float32), np.full(2, 1e-4, np.float32))
+    res = tr.fit(X, y, members, keys)
+    for name in ("student", "teacher"):  # both nets moved away from their initialisation
+        assert any(not np.array_equal(a, b) for a, b in zip(_leaves(res.state.params[name]), _leaves(init.params[name])))
+    assert res.test_logits[0].shape == (16, 2) and np.isfinite(res.history["train_loss"]).all()
+
+
+def test_offline_kd_leaves_the_teacher_bitwise_unchanged(toy):
+    X, y, members, keys = toy
+    teacher = Trainer("eegnet", {}, 8, 2, 64, 128.0, CFG, **KW).fit(X, y, members, keys).state
+    tr = DistillTrainer("stff_da", {}, "eegnet", {}, 8, 2, 64, 128.0, CFG, mode="offline", **KW)
+    res = tr.fit(X, y, members, keys, teacher=teacher)
+    for a, b in zip(_leaves((res.state.params["teacher"], res.state.batch_stats["teacher"])),
+                    _leaves((teacher.params, teacher.batch_stats))):
+        np.testing.assert_array_equal(a, b)
+    online = DistillTrainer("stff_da", {}, "eegnet", {}, 8, 2, 64, 128.0, CFG, mode="online", **KW).fit(X, y, members, keys)
+    assert not np.array_equal(res.test_logits[0], online.test_logits[0])
+    # A teacher state of another model (or other shapes) is refused with a clear error.
+    wrong = Trainer("stff_da", {}, 8, 2, 64, 128.0, CFG, **KW).fit(X, y, members, keys).state
+    with pytest.raises(ConfigError, match="does not fit teacher model 'eegnet'"):
+        tr.fit(X, y, members, keys, teacher=wrong)
+    with pytest.raises(ConfigError, match="needs the trained teacher"):
+        tr.fit(X, y, members, keys)
