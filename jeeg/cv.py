@@ -24,6 +24,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -103,8 +104,6 @@ def prepare_out_dir(out: Path, overwrite: bool, clear: bool = True) -> None:
     for name in RUN_STATE:
         path = out / name
         if path.is_dir():
-            import shutil
-
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
@@ -182,7 +181,13 @@ def make_members(cfg: CVConfig, folds: list[TaskFold]) -> list[Member]:
     ]
 
 
+def fold_id(model: str, tf: TaskFold, setting: int = 0) -> str:
+    """Key of one (model, task fold, grid point) in ``folds.jsonl`` and in a run's records."""
+    return f"{model}|{tf.task}|{tf.fold.name}|{setting}"
+
+
 def record_id(rec: dict) -> str:
+    """:func:`fold_id` of a finished fold's record."""
     return f"{rec['model']}|{rec['task']}|{rec['fold']}|{rec.get('setting', 0)}"
 
 
@@ -308,7 +313,7 @@ class CVRun:
 
         for name in self.cfg.baselines:
             for tf in folds:
-                if f"{name}|{tf.task}|{tf.fold.name}|0" in self.lines:
+                if fold_id(name, tf) in self.lines:
                     continue
                 fit_idx = np.concatenate([tf.train, tf.val])
                 y_pred, proba_fit = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test])
@@ -361,7 +366,7 @@ class CVRun:
         X = Y = None
         for c0 in range(0, len(members), per):
             chunk = members[c0 : c0 + per]
-            ids = [f"{cfg.model}|{m.fold.task}|{m.fold.fold.name}|{m.setting}" for m in chunk]
+            ids = [fold_id(cfg.model, m.fold, m.setting) for m in chunk]
             if all(i in self.lines for i in ids):
                 continue
             if X is None:
@@ -432,7 +437,7 @@ class CVRun:
             self._write_predictions(ds, folds)
             (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
             chosen = metrics.get("sweep", {}).get("chosen_setting", 0)
-            lines = [self.lines[i] for i in self._ordered_ids(ds, folds)]
+            lines = [self.lines[i] for i in self._ordered_ids(folds)]
             histories = [
                 {k: [np.nan if x is None else x for x in v] if isinstance(v, list) else v for k, v in ln["history"].items()}
                 for ln in lines if ln["history"] and ln["history"]["setting"] == chosen
@@ -447,10 +452,10 @@ class CVRun:
                 report.plot_attention(attention, ds, self.out / "attention.png")
         return metrics
 
-    def _ordered_ids(self, ds: EpochsDataset, folds: list[TaskFold]) -> list[str]:
+    def _ordered_ids(self, folds: list[TaskFold]) -> list[str]:
         """Record ids in a fixed order (baselines, then the model by grid point and fold)."""
-        ids = [f"{b}|{tf.task}|{tf.fold.name}|0" for b in self.cfg.baselines for tf in folds]
-        ids += [f"{self.cfg.model}|{tf.task}|{tf.fold.name}|{s}" for s in range(len(grid_settings(self.cfg))) for tf in folds]
+        ids = [fold_id(b, tf) for b in self.cfg.baselines for tf in folds]
+        ids += [fold_id(self.cfg.model, tf, s) for s in range(len(grid_settings(self.cfg))) for tf in folds]
         return ids
 
     def summarise(self, ds: EpochsDataset, folds: list[TaskFold]) -> dict:
@@ -461,7 +466,7 @@ class CVRun:
         and ``sweep`` lists every grid point's validation and test means.
         """
         cfg = self.cfg
-        records = [self.lines[i]["record"] for i in self._ordered_ids(ds, folds)]
+        records = [self.lines[i]["record"] for i in self._ordered_ids(folds)]
         models = [cfg.model, *cfg.baselines]
         settings = grid_settings(cfg)
         out: dict[str, Any] = {}
@@ -512,7 +517,7 @@ class CVRun:
         }
 
     def _write_predictions(self, ds: EpochsDataset, folds: list[TaskFold]) -> None:
-        rows = [row for i in self._ordered_ids(ds, folds) for row in self.lines[i]["predictions"]]
+        rows = [row for i in self._ordered_ids(folds) for row in self.lines[i]["predictions"]]
         if not rows:
             return
         with open(self.out / "predictions.csv", "w", newline="") as fh:
@@ -532,15 +537,15 @@ def _checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
     if not root.exists():
         return out
     ckptr = ocp.StandardCheckpointer()
+    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     for prog in sorted(p for p in root.iterdir() if p.is_dir()):
         for step in sorted((p for p in prog.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
             path = (step / "default").absolute()
             # Restore onto this process's first device whatever mesh wrote it (e.g. 2 processes).
             meta = ckptr.metadata(path).item_metadata.tree
-            dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
             tree = ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
-            for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-                name = f"{prog.name}/{step.name}/" + "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+            for key_path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+                name = f"{prog.name}/{step.name}/" + "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in key_path)
                 out[name] = np.asarray(leaf)
     return out
 

@@ -19,6 +19,13 @@ from jeeg.train import MemberState, TrainConfig, Trainer, to_host
 REDUCTIONS = ("reference", "batchmean")
 
 
+def _check_kd_options(temperature: float, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"kd reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    if temperature <= 0:
+        raise ConfigError(f"kd temperature must be > 0; got {temperature}")
+
+
 def kd_loss(
     student_logits: jax.Array,
     teacher_logits: jax.Array,
@@ -58,10 +65,7 @@ def kd_loss(
     ConfigError
         For an unknown ``reduction`` or a temperature ≤ 0.
     """
-    if reduction not in REDUCTIONS:
-        raise ConfigError(f"kd reduction must be one of {REDUCTIONS}; got {reduction!r}")
-    if temperature <= 0:
-        raise ConfigError(f"kd temperature must be > 0; got {temperature}")
+    _check_kd_options(temperature, reduction)
     ce = optax.softmax_cross_entropy_with_integer_labels(student_logits, labels).mean()
     log_p_s = jax.nn.log_softmax(student_logits / temperature, axis=-1)
     log_p_t = jax.nn.log_softmax(jax.lax.stop_gradient(teacher_logits) / temperature, axis=-1)
@@ -99,8 +103,7 @@ class DistillTrainer(Trainer):
                  reduction: str = "reference", t_squared: bool = False, **kwargs):
         if mode not in ("online", "offline"):
             raise ConfigError(f"distillation mode must be online or offline; got {mode!r}")
-        kd_loss(jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.zeros((1,), jnp.int32), temperature=temperature,
-                reduction=reduction)  # validate the options now
+        _check_kd_options(temperature, reduction)
         self.mode, self.teacher_name = mode, teacher
         self.kd = dict(temperature=temperature, kd_weight=kd_weight, reduction=reduction, t_squared=t_squared)
 

@@ -542,7 +542,7 @@ class Trainer:
         Compiles the one-member step once (seconds) and returns its temporary buffers plus three
         copies of the member state (current, best, updated); the dataset of ``n_trials`` trials
         is shared by all members and not counted. Used to split many members into programs that
-        fit the device (:func:`members_per_program`).
+        fit the device (:meth:`jeeg.cv.CVRun.members_per_program`).
         """
         key = jax.random.key(0)
         state = jax.eval_shape(self._init_one, key, 1e-3, 0.0)
