@@ -582,6 +582,8 @@ def compare_runs(a: Path, b: Path) -> str | None:
         return f"checkpoints differ in their arrays: {sorted(set(ca) ^ set(cb))[:3]}"
     for name in ca:
         x, y = ca[name], cb[name]
-        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+        if x.dtype != y.dtype or x.shape != y.shape:
+            return f"checkpoint array {name} differs in dtype/shape: {x.dtype}{x.shape} vs {y.dtype}{y.shape}"
+        if x.tobytes() != y.tobytes():
             return f"checkpoint array {name} differs (max |diff| {np.max(np.abs(x.astype(float) - y.astype(float))):.3g})"
     return None
