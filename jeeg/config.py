@@ -46,6 +46,17 @@ class CVConfig:
     epochs between orbax checkpoints in the run directory (``0``: none; resuming needs them).
     ``grid``: ``jeeg sweep`` only — lists of ``lr``, ``weight_decay`` and/or ``seed`` whose
     product, times the folds, is trained as members.
+    Distillation (:mod:`jeeg.distill`, architectures.md §1): ``distill`` — ``"none"`` (the model
+    alone), ``"online"`` (teacher ``teacher`` with ``teacher_kwargs`` trained with the student in
+    the same jitted step) or ``"offline"`` (the trained teacher of each fold restored from the
+    orbax checkpoints of the finished ``jeeg cv`` run in ``teacher_run`` and frozen); the student
+    loss :func:`jeeg.distill.kd_loss` with ``kd_temperature``, ``kd_weight``, ``kd_reduction``,
+    ``kd_t_squared``.
+    Protocol: ``"honest"`` selects the epoch on the validation part and scores the test part once.
+    ``"paper"`` reproduces MSC-T3AM's published evaluation, which is optimistic: no validation
+    part (the model trains on the whole training side), the test part is scored after every
+    epoch and the fold's score is its best test epoch (``monitor=val_accuracy`` on the test part,
+    no early stopping). Its results are labelled as such everywhere.
     """
 
     dataset: str = "eegmmidb"
@@ -81,6 +92,15 @@ class CVConfig:
     max_members: int = 0
     checkpoint_every: int = 10
     grid: dict = field(default_factory=dict)
+    distill: str = "none"
+    teacher: str = "eegnet"
+    teacher_kwargs: dict = field(default_factory=dict)
+    teacher_run: str | None = None
+    kd_temperature: float = 1.5
+    kd_weight: float = 1.0
+    kd_reduction: str = "reference"
+    kd_t_squared: bool = False
+    protocol: str = "honest"
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
@@ -90,8 +110,15 @@ class CVConfig:
         return Preprocessing(**{f.name: getattr(self, f.name) for f in fields(Preprocessing)})
 
     def train_config(self) -> TrainConfig:
-        """The :class:`~jeeg.train.TrainConfig` these keys describe."""
-        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
+        """The :class:`~jeeg.train.TrainConfig` these keys describe.
+
+        Under ``protocol="paper"`` the epoch is chosen on accuracy of the part scored every epoch
+        (there the test part) and no member stops early.
+        """
+        values = {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
+        if self.protocol == "paper":
+            values.update(monitor="val_accuracy", patience=self.max_epochs)
+        return TrainConfig(**values)
 
     def replace(self, **changes) -> "CVConfig":
         return make_config({**self.to_dict(), **changes})
@@ -103,6 +130,12 @@ def _jsonable(v):
 
 _FIELDS = {f.name: f for f in fields(CVConfig)}
 GRID_KEYS = ("lr", "weight_decay", "seed")
+_KWARGS_KEYS = ("model_kwargs", "teacher_kwargs")
+DISTILL_MODES = ("none", "offline", "online")
+PROTOCOLS = ("honest", "paper")
+# Keys a teacher run must share with an offline-distillation run: same trials, folds and member keys.
+TEACHER_RUN_KEYS = ("dataset", "task", "subjects", "runs", "l_freq", "h_freq", "tmin", "tmax", "resample",
+                    "channels", "standardize", "scheme", "n_folds", "val_fraction", "seed", "protocol")
 
 
 def _check_keys(keys, where: str) -> None:
@@ -202,6 +235,21 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     for k, v in cfg.grid.items():
         if not isinstance(v, (list, tuple)) or not v:
             raise ConfigError(f"grid[{k!r}] must be a non-empty list of values; got {v!r}")
+    if cfg.protocol not in PROTOCOLS:
+        raise ConfigError(f"protocol must be one of {PROTOCOLS}; got {cfg.protocol!r}")
+    if cfg.distill not in DISTILL_MODES:
+        raise ConfigError(f"distill must be one of {DISTILL_MODES}; got {cfg.distill!r}")
+    if cfg.distill == "offline" and not cfg.teacher_run:
+        raise ConfigError("distill=offline needs teacher_run=DIR, the finished `jeeg cv --model "
+                          f"{cfg.teacher}` run (same data, folds and seed) whose checkpoints hold the teachers")
+    if cfg.teacher_run and cfg.distill != "offline":
+        raise ConfigError(f"teacher_run is read only by distill=offline (distill={cfg.distill!r}); remove it or set distill=offline")
+    if cfg.distill != "none":
+        from jeeg.distill import _check_kd_options
+
+        _check_kd_options(cfg.kd_temperature, cfg.kd_reduction)
+        if cfg.grid:
+            raise ConfigError("a sweep (grid) with distillation is not supported yet; run one jeeg cv per setting")
     cfg.preprocessing(), cfg.train_config()  # validate their values now, before any data is read
     return cfg
 
@@ -209,7 +257,7 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """Parse ``["key=value", "model_kwargs.F1=8", ...]`` into a dict (values still strings).
 
-    Dotted keys ``model_kwargs.NAME=VALUE`` set one model hyper-parameter; VALUE is read as JSON
+    Dotted keys ``model_kwargs.NAME=VALUE`` (or ``teacher_kwargs.NAME=VALUE``) set one model hyper-parameter; VALUE is read as JSON
     where possible (``8``, ``0.5``, ``true``) and as a string otherwise.
     """
     out: dict[str, Any] = {}
@@ -217,12 +265,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value; got {item!r}")
         key, value = (s.strip() for s in item.split("=", 1))
-        if key.startswith("model_kwargs."):
+        head, _, name = key.partition(".")
+        if head in _KWARGS_KEYS and name:
             try:
                 parsed = json.loads(value)
             except json.JSONDecodeError:
                 parsed = value
-            out.setdefault("model_kwargs", {})[key.split(".", 1)[1]] = parsed
+            out.setdefault(head, {})[name] = parsed
             continue
         _check_keys([key], "--set")
         out[key] = value
@@ -259,11 +308,11 @@ def resolve(path: str | None, overrides: dict[str, Any]) -> CVConfig:
         where = str(path)
     merged = dict(values)
     for k, v in overrides.items():
-        if k == "model_kwargs" and isinstance(v, dict):
-            merged["model_kwargs"] = {**dict(values.get("model_kwargs", {})), **v}
+        if k in _KWARGS_KEYS and isinstance(v, dict):
+            merged[k] = {**dict(values.get(k, {})), **v}
         else:
             merged[k] = v
     return make_config(merged, where)
 
 
-__all__ = ["CVConfig", "GRID_KEYS", "load_config_file", "make_config", "parse_overrides", "resolve"]
+__all__ = ["CVConfig", "DISTILL_MODES", "GRID_KEYS", "PROTOCOLS", "TEACHER_RUN_KEYS", "load_config_file", "make_config", "parse_overrides", "resolve"]

@@ -43,17 +43,27 @@ RUN_STATE = ("folds.jsonl", "engine.json", "checkpoints")
 
 @dataclass
 class TaskFold:
-    """A fold of one task, with indices into the whole (multi-task) dataset."""
+    """A fold of one task, with indices into the whole (multi-task) dataset.
+
+    ``paper=True`` (``protocol="paper"``): ``train`` is the whole training side and ``val`` IS the
+    test part (the epoch is chosen on test accuracy, MSC-T3AM's published protocol).
+    """
 
     task: str
     fold: Fold
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    paper: bool = False
 
     @property
     def name(self) -> str:
         return f"{self.task}/{self.fold.name}"
+
+    @property
+    def fit_side(self) -> np.ndarray:
+        """Every trial a model may be fitted on (classical baselines use all of it)."""
+        return self.train if self.paper else np.concatenate([self.train, self.val])
 
 
 def environment() -> dict[str, Any]:
@@ -127,6 +137,9 @@ def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None
 def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
     """Folds of ``cfg.scheme`` made separately for each task of ``ds``.
 
+    Under ``cfg.protocol == "paper"`` the validation part goes back into training and the test
+    part takes its place for epoch selection (see :class:`TaskFold`).
+
     Raises
     ------
     SplitError, LeakageError
@@ -140,7 +153,11 @@ def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
             opts["n_folds"] = cfg.n_folds
         folds = make_folds(cfg.scheme, ds.y[where], ds.subject[where], **opts)
         for f in folds:
-            out.append(TaskFold(task, f, where[f.train], where[f.val], where[f.test]))
+            if cfg.protocol == "paper":
+                train = np.sort(np.concatenate([where[f.train], where[f.val]]))
+                out.append(TaskFold(task, f, train, where[f.test], where[f.test], paper=True))
+            else:
+                out.append(TaskFold(task, f, where[f.train], where[f.val], where[f.test]))
     return out
 
 
@@ -315,7 +332,7 @@ class CVRun:
             for tf in folds:
                 if fold_id(name, tf) in self.lines:
                     continue
-                fit_idx = np.concatenate([tf.train, tf.val])
+                fit_idx = tf.fit_side
                 y_pred, proba_fit = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test])
                 proba = np.zeros((len(tf.test), ds.n_classes), np.float32)
                 proba[:, np.unique(ds.y[fit_idx])] = proba_fit
@@ -352,11 +369,19 @@ class CVRun:
         tcfg = cfg.train_config()
         folds = [m.fold for m in members]
         n_train = [len(tf.train) for tf in folds]
-        trainer = Trainer(
-            cfg.model, dict(cfg.model_kwargs), ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg,
-            batch_size=min(cfg.batch_size, min(n_train)), n_train_pad=max(n_train),
-            n_eval_pad=max(max(len(tf.val), len(tf.test)) for tf in folds),
-        )
+        shapes = dict(batch_size=min(cfg.batch_size, min(n_train)), n_train_pad=max(n_train),
+                      n_eval_pad=max(max(len(tf.val), len(tf.test)) for tf in folds))
+        data = (ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg)
+        if cfg.distill == "none":
+            trainer = Trainer(cfg.model, dict(cfg.model_kwargs), *data, **shapes)
+        else:
+            from jeeg.distill import DistillTrainer
+
+            trainer = DistillTrainer(
+                cfg.model, dict(cfg.model_kwargs), cfg.teacher, dict(cfg.teacher_kwargs), *data, mode=cfg.distill,
+                temperature=cfg.kd_temperature, kd_weight=cfg.kd_weight, reduction=cfg.kd_reduction,
+                t_squared=cfg.kd_t_squared, **shapes,
+            )
         per = self.members_per_program(trainer, len(members), len(ds))
         self.engine.update(trainer.describe(), members_per_program=per, n_members=len(members),
                            n_programs=-(-len(members) // per), n_devices=trainer.n_devices,
@@ -380,11 +405,16 @@ class CVRun:
             ckpt = None
             if cfg.checkpoint_every:
                 ckpt = Checkpointing(self.out / "checkpoints" / f"{cfg.model}-{c0 // per:04d}", cfg.checkpoint_every)
+            extra_fit = {}
+            if cfg.distill == "offline":
+                extra_fit["teacher"] = trainer.teacher_state(load_teacher_run(cfg, [m.position for m in chunk]),
+                                                             cfg.teacher_run)
             res = trainer.fit(
                 X, Y, [MemberData(m.fold.train, m.fold.val, m.fold.test) for m in chunk], keys,
                 on_epoch=(lambda e, logs: self.rep.epoch(e, logs)) if self.rep is not None else None,
                 checkpointing=ckpt,
                 hparams={"lr": [m.lr for m in chunk], "weight_decay": [m.weight_decay for m in chunk]},
+                **extra_fit,
             )
             for j, (m, rid) in enumerate(zip(chunk, ids)):
                 if rid in self.lines:
@@ -394,7 +424,8 @@ class CVRun:
                 y_pred = logits.argmax(-1)
                 best = int(res.best_epoch[j])
                 extra = {
-                    "setting": m.setting, **m.hparams, "best_epoch": best, "stopped_epoch": int(res.stopped_epoch[j]),
+                    "setting": m.setting, **m.hparams, "protocol": cfg.protocol, "distill": cfg.distill,
+                    "best_epoch": best, "stopped_epoch": int(res.stopped_epoch[j]),
                     "val_loss": float(res.history["val_loss"][j, best]),
                     "val_accuracy": float(res.history["val_accuracy"][j, best]),
                     "failed": bool(res.failed[j]), "failed_step": int(res.failed_step[j]),
@@ -420,6 +451,8 @@ class CVRun:
             (self.out / "config.json").write_text(
                 json.dumps({"config": cfg.to_dict(), "environment": environment()}, indent=2)
             )
+        if cfg.distill == "offline":  # a wrong teacher run fails now, not after the data are read
+            check_teacher_run(cfg)
         self._status("loading data")
         ds = load_for_config(cfg, progress=self._status)
         folds = make_task_folds(ds, cfg)
@@ -502,8 +535,16 @@ class CVRun:
                 cm = np.sum([r["confusion_matrix"] for r in recs], axis=0).tolist()
                 agg[task][model] = {**a, "per_class": _aggregate_per_class(recs, ds.class_names), "confusion_matrix": cm}
         failed = [record_id(r) for r in records if r.get("failed")]
+        label = None
+        if cfg.distill != "none":
+            from jeeg.report import display_name
+
+            label = f"{display_name(cfg.model)} + {cfg.distill} KD ({display_name(cfg.teacher)})"
         return {
             "dataset": cfg.dataset,
+            "protocol": cfg.protocol,
+            "distill": cfg.distill,
+            "labels": {cfg.model: label} if label else {},
             "class_names": list(ds.class_names),
             "tasks": ds.tasks,
             "models": models,
@@ -524,6 +565,113 @@ class CVRun:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
+
+
+# ------------------------------------------------------------------------------ teacher runs
+def _teacher_config(cfg: CVConfig) -> tuple[Path, CVConfig]:
+    from jeeg.config import make_config
+
+    run = Path(cfg.teacher_run)
+    path = run / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"teacher_run {run}: no config.json there; give the directory of a finished `jeeg cv --model "
+                          f"{cfg.teacher}` run")
+    return run, make_config(json.loads(path.read_text())["config"], str(path))
+
+
+def check_teacher_run(cfg: CVConfig) -> Path:
+    """Check that ``cfg.teacher_run`` is a finished run of ``cfg.teacher`` on the same folds.
+
+    Returns the run directory.
+
+    Raises
+    ------
+    ConfigError
+        If it is not a jeeg run, trained another model or other teacher hyper-parameters, used
+        other data, folds, seed or protocol (the differing keys are named), is a sweep, is
+        unfinished, or kept no checkpoints.
+    """
+    from jeeg.config import TEACHER_RUN_KEYS
+
+    run, tcfg = _teacher_config(cfg)
+    if tcfg.model != cfg.teacher:
+        raise ConfigError(f"teacher_run {run} trained model {tcfg.model!r}, not the teacher {cfg.teacher!r}; "
+                          f"train the teacher with `jeeg cv --model {cfg.teacher}` on the same data and folds")
+    if tcfg.distill != "none":
+        raise ConfigError(f"teacher_run {run} is itself a distillation run ({tcfg.distill}); give a run of the teacher alone")
+    if dict(tcfg.model_kwargs) != dict(cfg.teacher_kwargs):
+        raise ConfigError(f"teacher_run {run} used model_kwargs {tcfg.model_kwargs}, but teacher_kwargs here are "
+                          f"{cfg.teacher_kwargs}; they must be equal")
+    differ = [k for k in TEACHER_RUN_KEYS if getattr(tcfg, k) != getattr(cfg, k)]
+    if differ:
+        pairs = ", ".join(f"{k}={getattr(tcfg, k)!r} there vs {getattr(cfg, k)!r} here" for k in differ)
+        raise ConfigError(f"teacher_run {run} was trained on other trials or folds ({pairs}); every fold's teacher "
+                          "must have been trained on that fold: use the same data, split and seed keys")
+    if tcfg.grid:
+        raise ConfigError(f"teacher_run {run} is a sweep; give a `jeeg cv` run of the chosen setting")
+    if not (run / "metrics.json").is_file():
+        raise ConfigError(f"teacher_run {run} is unfinished (no metrics.json); finish it with `jeeg cv --resume {run}`")
+    if not tcfg.checkpoint_every or not (run / "checkpoints").is_dir():
+        raise ConfigError(f"teacher_run {run} kept no checkpoints (checkpoint_every=0); rerun the teacher with checkpoints")
+    return run
+
+
+def _leaf_name(key_path) -> str:
+    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in key_path)
+
+
+def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarray]:
+    """The trained teachers of the folds at ``positions``, read from ``cfg.teacher_run``'s checkpoints.
+
+    Each fold's teacher is the selected-epoch state (``best``) of the member with the same fold in
+    the teacher run (programs ``checkpoints/<teacher>-NNNN`` as its ``engine.json`` grouped them).
+
+    Returns
+    -------
+    dict
+        ``{"params/<path>" | "batch_stats/<path>": array (len(positions), ...)}``.
+
+    Raises
+    ------
+    ConfigError
+        See :func:`check_teacher_run`; also a checkpoint missing or written by other members
+        (another seed or other folds: its PRNG keys differ).
+    """
+    import jax
+    import orbax.checkpoint as ocp
+
+    run = check_teacher_run(cfg)
+    _, tcfg = _teacher_config(cfg)
+    per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
+    ckptr = ocp.StandardCheckpointer()
+    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    programs: dict[int, dict] = {}
+    rows: list[dict[str, np.ndarray]] = []
+    for p in positions:
+        c, j = divmod(p, per)
+        if c not in programs:
+            prog = run / "checkpoints" / f"{tcfg.model}-{c:04d}"
+            steps = sorted((int(d.name) for d in prog.glob("*") if d.name.isdigit())) if prog.is_dir() else []
+            if not steps:
+                raise ConfigError(f"teacher_run {run}: no checkpoint in {prog}; was the run moved or cut short?")
+            path = (prog / str(steps[-1]) / "default").absolute()
+            meta = ckptr.metadata(path).item_metadata.tree
+            tree = ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+            if "best" not in tree or "loop" not in tree:
+                raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
+            programs[c] = {"path": path, "tree": tree}
+        tree, path = programs[c]["tree"], programs[c]["path"]
+        want = np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(tcfg.seed), p)))
+        key_data = np.asarray(tree["loop"]["key_data"])
+        if j >= len(key_data) or not np.array_equal(key_data[j], want):
+            raise ConfigError(f"checkpoint {path} does not hold the teacher of fold position {p} (its member keys differ); "
+                              "it was written by another run")
+        flat = {}
+        for part in ("params", "batch_stats"):
+            for kp, leaf in jax.tree_util.tree_flatten_with_path(tree["best"][part])[0]:
+                flat[f"{part}/{_leaf_name(kp)}"] = np.asarray(leaf)[j]
+        rows.append(flat)
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
 # ------------------------------------------------------------------------------ reproducibility

@@ -158,6 +158,46 @@ class DistillTrainer(Trainer):
     def _evaluate_one(self, params, stats, X, Y, idx, n_valid):
         return super()._evaluate_one(params["student"], stats["student"], X, Y, idx, n_valid)
 
+    # ------------------------------------------------------------------ teacher of a finished run
+    def teacher_state(self, flat: dict[str, np.ndarray], where: str = "teacher checkpoint") -> MemberState:
+        """A member-stacked teacher :class:`~jeeg.train.MemberState` from flat arrays.
+
+        Parameters
+        ----------
+        flat : dict
+            ``{"params/<module path>/value" | "batch_stats/<...>": array (K, ...)}``, as
+            :func:`jeeg.cv.load_teacher_run` reads them from a teacher run's checkpoints.
+        where : str
+            Named in errors (the teacher run's directory).
+
+        Raises
+        ------
+        ConfigError
+            If an array of the teacher model is missing (a checkpoint of another model) or has
+            another shape (trained with other n_chans, n_times, n_outputs or hyper-parameters).
+        """
+        from jeeg.cv import _leaf_name
+
+        _, tp, ts = nnx.split(nnx.eval_shape(lambda: self._make_teacher(jax.random.key(0))), nnx.Param, nnx.BatchStat)
+        n_chans, n_times = self._input_shape
+        desc = (f"teacher {self.teacher_name!r} at n_chans={n_chans}, n_times={n_times}, "
+                f"n_outputs={self.n_outputs}")
+        parts = {}
+        for part, template in (("params", tp), ("batch_stats", ts)):
+            leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+            out = []
+            for kp, leaf in leaves:
+                name = f"{part}/{_leaf_name(kp)}"
+                if name not in flat:
+                    raise ConfigError(f"{where} has no array {name}: it holds another model's state than {desc}")
+                if flat[name].shape[1:] != leaf.shape:
+                    raise ConfigError(
+                        f"{where}: {name} has shape {flat[name].shape[1:]} but {desc} needs {leaf.shape}; "
+                        "the teacher was trained on other shapes or hyper-parameters")
+                out.append(flat[name])
+            parts[part] = jax.tree_util.tree_unflatten(treedef, out)
+        return MemberState(parts["params"], parts["batch_stats"], None)
+
     # ------------------------------------------------------------------ host-side driver
     def _post_init(self, state: MemberState, n_members: int) -> MemberState:
         if self.mode == "online":

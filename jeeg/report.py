@@ -33,6 +33,18 @@ def display_name(model: str) -> str:
     return BASELINE_NAMES.get(model, model)
 
 
+def model_label(metrics: dict, model: str) -> str:
+    """Name of ``model`` in a run's tables: with its distillation mode (``MSC-T3AM + online KD (EEGNet)``)."""
+    return metrics.get("labels", {}).get(model) or display_name(model)
+
+
+def protocol_note(metrics: dict) -> str:
+    """Table-title suffix that marks MSC-T3AM's optimistic published protocol (``protocol="paper"``)."""
+    if metrics.get("protocol") == "paper":
+        return " — PAPER PROTOCOL: epoch chosen on TEST accuracy (optimistic; not an estimate of generalisation)"
+    return ""
+
+
 def _cell(stats: dict, key: str) -> str:
     scale = 1.0 if key == "cohen_kappa" else 100.0
     digits = 2 if key == "cohen_kappa" else 1
@@ -42,14 +54,14 @@ def _cell(stats: dict, key: str) -> str:
 def results_table(metrics: dict, over: str = "over_subjects") -> Table:
     """Rich table: one row per (task, model), mean ± std ``over`` subjects (or folds)."""
     unit = "subjects" if over == "over_subjects" else "folds"
-    t = Table(title=f"{metrics['dataset']}: mean ± std over {unit}")
+    t = Table(title=f"{metrics['dataset']}: mean ± std over {unit}{protocol_note(metrics)}")
     t.add_column("Task")
     t.add_column("Model")
     for k in METRIC_KEYS:
         t.add_column(HEADERS[k], justify="right")
     for task, by_model in metrics["aggregate"].items():
         for model, agg in by_model.items():
-            t.add_row(task, display_name(model), *(_cell(agg[over], k) for k in METRIC_KEYS))
+            t.add_row(task, model_label(metrics, model), *(_cell(agg[over], k) for k in METRIC_KEYS))
     return t
 
 
@@ -59,7 +71,7 @@ def markdown_table(metrics: dict, over: str = "over_subjects") -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for task, by_model in metrics["aggregate"].items():
         for model, agg in by_model.items():
-            cells = [task, display_name(model), *(_cell(agg[over], k) for k in METRIC_KEYS)]
+            cells = [task, model_label(metrics, model), *(_cell(agg[over], k) for k in METRIC_KEYS)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -100,7 +112,7 @@ def plot_confusion_matrices(metrics: dict, path: Path) -> None:
                             color="white" if norm[a, b] > 0.5 else "black", fontsize=8)
             ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
             ax.set_yticks(range(len(names)), names, fontsize=7)
-            ax.set_title(f"{display_name(model)}\n{task}", fontsize=8)
+            ax.set_title(f"{model_label(metrics, model)}\n{task}", fontsize=8)
             ax.set_xlabel("predicted", fontsize=7)
             ax.set_ylabel("true", fontsize=7)
     fig.tight_layout()

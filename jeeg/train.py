@@ -243,6 +243,7 @@ class Trainer:
 
         self._make = make
         self._input_shape = (n_chans, n_times)
+        self.n_outputs = n_outputs
         self.graphdef = nnx.graphdef(nnx.eval_shape(lambda: make(jax.random.key(0))))
         self.init = jax.jit(jax.vmap(self._init_one))
         self.epoch_keys = jax.jit(jax.vmap(lambda k, e: jax.random.fold_in(jax.random.fold_in(k, 1), e), (0, None)))
