@@ -16,8 +16,13 @@ every mode is this file plus a few keys, e.g.::
 Every mode, both protocols, and the summary tables (``summary.md``, ``summary.json``) come from
 running this file (a finished mode is not run again; an interrupted one resumes)::
 
-    python experiments/msc_t3am_eegmmidb.py --out runs/msc [--protocol honest|paper|both]
-        [--subjects 1-17] [--task left_right_imagined,left_right_executed] [--modes ...]
+    python experiments/msc_t3am_eegmmidb.py --out runs/msc [--task-set left_right|multi_action|all]
+        [--protocol honest|paper|both] [--modes ...] [--subjects 1-17] [--task ...] [--max-epochs N]
+
+Task sets: ``left_right`` — imagined and executed left vs right fist on all 17 subjects (two
+tasks); ``multi_action`` — the 8 classes of executed and imagined left fist / right fist / both
+fists / both feet on S001, S003 and S007, the subjects whose runs present here cover all 8
+(runs absent for S003 and S007 are skipped, ``skip_missing_runs``).
 
 Modes (architectures.md §1): ``eegnet`` (the teacher alone; also the offline teacher run),
 ``msc_t3am`` (no KD), ``offline`` (each fold's trained EEGNet restored from the ``eegnet``
@@ -98,24 +103,33 @@ MODES = {
     "no_temporal": {"model_kwargs": {**MODEL_KWARGS, "temporal_attention": False}},
     "no_msc": {"model_kwargs": {**MODEL_KWARGS, "msc": False}},
 }
+#: Task set → config keys. multi_action (8 classes: executed and imagined left fist, right fist,
+#: both fists, both feet) on the subjects whose present runs cover all 8 (../shared/data/README.md):
+#: S001 (all 12 runs), S003 (no runs 13, 14), S007 (no runs 10, 13, 14).
+TASK_SETS = {
+    "left_right": {},
+    "multi_action": {"task": ["multi_action"], "subjects": [1, 3, 7], "skip_missing_runs": True},
+}
 PROTOCOLS = {
     "honest": {},
     "paper": {"protocol": "paper", "scheme": "within_subject_contiguous"},
 }
 
 
-def mode_config(mode: str, protocol: str, out, **overrides) -> dict:
-    """The full config of one mode under one protocol (``out``: the protocol's folder)."""
+def mode_config(task_set: str, mode: str, protocol: str, out, **overrides) -> dict:
+    """The full config of one mode under one protocol (``out``: the folder of the protocol's modes)."""
     from pathlib import Path
 
-    cfg = {**config(), **PROTOCOLS[protocol], **MODES[mode], **overrides}
+    cfg = {**config(), **TASK_SETS[task_set], **PROTOCOLS[protocol], **MODES[mode], **overrides}
     if cfg.get("distill") == "offline":
         cfg["teacher_run"] = str(Path(out) / "eegnet")
     return cfg
 
 
-def run_modes(out, protocols, modes, overrides: dict, log=print) -> dict:
-    """Run every (protocol, mode) not yet finished; returns {protocol: {mode: metrics or error}}."""
+def run_modes(out, task_set: str, protocols, modes, overrides: dict, log=print) -> dict:
+    """Run every (protocol, mode) of a task set not yet finished, in ``out/<task_set>/<protocol>/<mode>``.
+
+    Returns {protocol: {mode: metrics or {"error": message}}}."""
     import json
     from pathlib import Path
 
@@ -127,19 +141,19 @@ def run_modes(out, protocols, modes, overrides: dict, log=print) -> dict:
     for protocol in protocols:
         results[protocol] = {}
         for mode in modes:
-            run = Path(out) / protocol / mode
+            run = Path(out) / task_set / protocol / mode
             if not (run / "metrics.json").exists():
                 # max_members=1: one fold after another, the faster order on a CPU (see README).
-                cfg = mode_config(mode, protocol, Path(out) / protocol, max_members=1, **overrides)
+                cfg = mode_config(task_set, mode, protocol, run.parent, max_members=1, **overrides)
                 resume = (run / "config.json").exists()
-                log(f"[{protocol}] {mode}: {'resuming' if resume else 'training'} -> {run}")
+                log(f"[{task_set}/{protocol}] {mode}: {'resuming' if resume else 'training'} -> {run}")
                 try:
                     if not resume:
                         prepare_out_dir(run, overwrite=False)
                     CVRun(make_config(cfg, f"mode {mode}"), run, resume=resume).run()
                 except JeegError as e:
                     results[protocol][mode] = {"error": str(e)}
-                    log(f"[{protocol}] {mode}: FAILED: {e}")
+                    log(f"[{task_set}/{protocol}] {mode}: FAILED: {e}")
                     continue
             results[protocol][mode] = json.loads((run / "metrics.json").read_text())
     return results
@@ -152,9 +166,10 @@ def summarise(results: dict) -> tuple[str, dict]:
     from jeeg.report import model_label
 
     lines, data = [], {}
-    for protocol, by_mode in results.items():
-        title = "honest protocol (epoch chosen on validation)" if protocol == "honest" else (
-            "PAPER protocol (contiguous 5-fold, best TEST epoch: optimistic)")
+    for where, by_mode in results.items():  # where: "<task set>/<protocol>"
+        task_set, protocol = where.split("/")
+        title = f"{task_set}, " + ("honest protocol (epoch chosen on validation)" if protocol == "honest" else (
+            "PAPER protocol (contiguous 5-fold, best TEST epoch: optimistic)"))
         lines += [f"### {title}", ""]
         rows = []
         for mode, m in by_mode.items():
@@ -173,7 +188,7 @@ def summarise(results: dict) -> tuple[str, dict]:
                         **{k: (s[k]["mean"], s[k]["std"]) for k in ("accuracy", "cohen_kappa", "f1_weighted")},
                         "per_subject": {int(k): float(np.mean(v)) for k, v in sorted(per_subject.items())},
                     })
-        data[protocol] = rows
+        data[where] = rows
         subjects = sorted({s for r in rows for s in r["per_subject"]})
         lines += ["| Task | Mode | Accuracy % | Kappa | F1 weighted % | " + " | ".join(f"S{s:03d}" for s in subjects) + " |",
                   "|" + "---|" * (5 + len(subjects))]
@@ -195,7 +210,8 @@ if __name__ == "__main__":
     from pathlib import Path
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="folder of the runs (one per protocol and mode)")
+    p.add_argument("--out", required=True, help="folder of the runs (one per task set, protocol and mode)")
+    p.add_argument("--task-set", dest="task_set", choices=[*TASK_SETS, "all"], default="all")
     p.add_argument("--protocol", choices=["honest", "paper", "both"], default="both")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}")
     p.add_argument("--subjects", help="override the subjects (e.g. 1-5)")
@@ -213,12 +229,14 @@ if __name__ == "__main__":
         modes.insert(0, "eegnet")  # the offline teacher run
     protocols = ["honest", "paper"] if args.protocol == "both" else [args.protocol]
     t0 = time.time()
-    run_modes(args.out, protocols, modes, overrides,
-              log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
+    for task_set in TASK_SETS if args.task_set == "all" else [args.task_set]:
+        run_modes(args.out, task_set, protocols, modes, overrides,
+                  log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
     # The summary covers every finished mode under --out (also those of earlier invocations).
-    results = {pr: {m: json.loads((Path(args.out, pr, m, "metrics.json")).read_text())
-                    for m in MODES if Path(args.out, pr, m, "metrics.json").exists()} for pr in PROTOCOLS}
-    text, data = summarise({pr: r for pr, r in results.items() if r})
+    done = lambda ts, pr, m: Path(args.out, ts, pr, m, "metrics.json")  # noqa: E731
+    results = {f"{ts}/{pr}": {m: json.loads(done(ts, pr, m).read_text()) for m in MODES if done(ts, pr, m).exists()}
+               for ts in TASK_SETS for pr in PROTOCOLS}
+    text, data = summarise({k: r for k, r in results.items() if r})
     Path(args.out, "summary.md").write_text(text)
     Path(args.out, "summary.json").write_text(json.dumps(data, indent=2))
     print(text)

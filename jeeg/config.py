@@ -32,7 +32,8 @@ class CVConfig:
 
     Data: ``dataset``, ``task`` (one name or several sharing class names), ``subjects``, ``runs``
     (``None`` = all runs of the task), ``data_dir`` (``None`` = ``MNE_DATA`` / MNE config /
-    ``~/mne_data``), ``download`` (allow MNE to fetch missing files), ``cache_dir``.
+    ``~/mne_data``), ``download`` (allow MNE to fetch missing files), ``skip_missing_runs`` (leave out runs
+    absent from ``data_dir`` if every subject keeps every class), ``cache_dir``.
     Preprocessing: ``l_freq``/``h_freq`` (Hz, MNE FIR band-pass; ``None`` disables a side),
     ``tmin``/``tmax`` (epoch window in s relative to the cue), ``resample`` (Hz or ``None``),
     ``channels`` (``None`` = all), ``standardize`` (per-trial channel-wise z-score for the neural
@@ -65,6 +66,7 @@ class CVConfig:
     runs: tuple[int, ...] | None = None
     data_dir: str | None = None
     download: bool = False
+    skip_missing_runs: bool = False
     cache_dir: str | None = None
     l_freq: float | None = _PRE.l_freq
     h_freq: float | None = _PRE.h_freq

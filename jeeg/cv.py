@@ -128,6 +128,7 @@ def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None
         runs=list(cfg.runs) if cfg.runs is not None else None,
         data_dir=cfg.data_dir,
         download=cfg.download,
+        skip_missing_runs=cfg.skip_missing_runs,
         cache_dir=cfg.cache_dir,
         preprocessing=cfg.preprocessing(),
         progress=progress,
@@ -549,6 +550,7 @@ class CVRun:
             "tasks": ds.tasks,
             "models": models,
             "n_trials": len(ds),
+            "skipped_runs": (ds.info or {}).get("skipped_runs", {}),
             "n_folds": len(folds),
             "engine": self.engine,
             "failed_members": failed,
@@ -565,6 +567,27 @@ class CVRun:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def _restore_raw(path: Path) -> dict:
+    """Every array of one orbax checkpoint item (``.../<step>/default``) as written, on this
+    process's first device, whatever mesh wrote it (e.g. another number of processes)."""
+    import logging
+
+    import jax
+    import orbax.checkpoint as ocp
+
+    ckptr = ocp.StandardCheckpointer()
+    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)  # orbax warns that the step's metadata sits one folder up
+    try:
+        meta = ckptr.metadata(path).item_metadata.tree
+    finally:
+        absl_log.setLevel(level)
+    return ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
 
 
 # ------------------------------------------------------------------------------ teacher runs
@@ -638,13 +661,10 @@ def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarra
         (another seed or other folds: its PRNG keys differ).
     """
     import jax
-    import orbax.checkpoint as ocp
 
     run = check_teacher_run(cfg)
     _, tcfg = _teacher_config(cfg)
     per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
-    ckptr = ocp.StandardCheckpointer()
-    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     programs: dict[int, dict] = {}
     rows: list[dict[str, np.ndarray]] = []
     for p in positions:
@@ -655,8 +675,7 @@ def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarra
             if not steps:
                 raise ConfigError(f"teacher_run {run}: no checkpoint in {prog}; was the run moved or cut short?")
             path = (prog / str(steps[-1]) / "default").absolute()
-            meta = ckptr.metadata(path).item_metadata.tree
-            tree = ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+            tree = _restore_raw(path)
             if "best" not in tree or "loop" not in tree:
                 raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
             programs[c] = {"path": path, "tree": tree}
@@ -678,22 +697,16 @@ def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarra
 def _checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
     """Every array of every orbax checkpoint under ``run/checkpoints`` → {path/leaf: array}."""
     import jax
-    import orbax.checkpoint as ocp
 
     out: dict[str, np.ndarray] = {}
     root = run / "checkpoints"
     if not root.exists():
         return out
-    ckptr = ocp.StandardCheckpointer()
-    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     for prog in sorted(p for p in root.iterdir() if p.is_dir()):
         for step in sorted((p for p in prog.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
-            path = (step / "default").absolute()
-            # Restore onto this process's first device whatever mesh wrote it (e.g. 2 processes).
-            meta = ckptr.metadata(path).item_metadata.tree
-            tree = ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+            tree = _restore_raw((step / "default").absolute())
             for key_path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-                name = f"{prog.name}/{step.name}/" + "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in key_path)
+                name = f"{prog.name}/{step.name}/{_leaf_name(key_path)}"
                 out[name] = np.asarray(leaf)
     return out
 

@@ -192,6 +192,20 @@ def test_missing_runs_listed_without_download(eegmmidb_root, cache_dir):
         load_eegmmidb(4, "fists_feet_executed", data_dir=eegmmidb_root, cache_dir=cache_dir)
 
 
+def test_multi_action_on_the_subjects_whose_present_runs_cover_it(eegmmidb_root, cache_dir):
+    # S003 lacks runs 13, 14 and S007 runs 10, 13, 14: skipped, every one of the 8 classes remains.
+    ds = load_eegmmidb([3, 7], "multi_action", data_dir=eegmmidb_root, cache_dir=cache_dir, skip_missing_runs=True)
+    assert ds.info["skipped_runs"] == {"S003": [13, 14], "S007": [10, 13, 14]}
+    assert len(ds.class_names) == 8
+    for s, n_runs in ((3, 10), (7, 9)):
+        sub = ds.subject == s
+        assert sorted(set(ds.run[sub].tolist())) == sorted(set(range(3, 15)) - set(ds.info["skipped_runs"][f"S{s:03d}"]))
+        assert len(np.unique(ds.y[sub])) == 8 and sub.sum() == 15 * n_runs
+    # S004 has imagined fists/feet runs only: the executed fists/feet classes would be empty.
+    with pytest.raises(MissingDataError, match=r"S004 has no run of class\(es\) \['both_fists_executed', 'both_feet_executed'\]"):
+        load_eegmmidb(4, "multi_action", data_dir=eegmmidb_root, cache_dir=cache_dir, skip_missing_runs=True)
+
+
 def test_download_fetches_only_missing_runs(eegmmidb_root, tmp_path, monkeypatch):
     root = _layout(tmp_path, eegmmidb_root, [(1, 4)])
     calls = []

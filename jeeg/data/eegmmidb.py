@@ -384,6 +384,7 @@ def load_eegmmidb(
     runs: Iterable[int] | None = None,
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
+    skip_missing_runs: bool = False,
     preprocessing: Preprocessing = Preprocessing(),
     cache_dir: str | os.PathLike | None | bool = None,
     progress: Callable[[str], None] | None = None,
@@ -405,6 +406,11 @@ def load_eegmmidb(
         Folder holding ``MNE-eegbci-data/`` (see :func:`resolve_data_dir`).
     download : bool
         Fetch missing runs with ``mne.datasets.eegbci.load_data``; if False (default) nothing is downloaded.
+    skip_missing_runs : bool
+        With ``download=False``: leave out runs absent from ``data_dir`` instead of raising, as
+        long as every subject keeps at least one run of every class of each task (e.g. the
+        8-class ``multi_action`` task on subjects with some fists/feet runs only). The skipped
+        runs are listed in ``info["skipped_runs"]``.
     preprocessing : Preprocessing
         Band-pass (Hz), epoch window (s), resampling (Hz) and channel subset.
     cache_dir : path-like, None or False
@@ -426,7 +432,8 @@ def load_eegmmidb(
         classes, an unknown channel name, ``h_freq`` at or above a file's Nyquist frequency.
     MissingDataError
         Runs absent from ``data_dir`` and ``download`` is False (lists every missing subject/run),
-        or the download failed.
+        or the download failed; with ``skip_missing_runs``, a subject left without any run of a
+        class (named).
     DataError
         A truncated or unreadable EDF, missing channels, NaN/Inf samples, or files whose sampling
         frequencies differ (after ``resample``); the message names the file (and channel).
@@ -451,12 +458,27 @@ def load_eegmmidb(
         raise ConfigError(f"unknown EEGMMIDB channel(s) {unknown}; valid names: {', '.join(CHANNELS)}")
 
     root = resolve_data_dir(data_dir)
-    _ensure_present(root, [(s, r) for s in subjects for rs in plan.values() for r in rs], download, say)
+    skipped: dict[str, list[int]] = {}
+    if skip_missing_runs and not download:
+        plan_of = {s: {t: tuple(r for r in rs if edf_path(root, s, r).is_file()) for t, rs in plan.items()} for s in subjects}
+        for s in subjects:
+            if gone := sorted({r for t, rs in plan.items() for r in rs} - {r for rs in plan_of[s].values() for r in rs}):
+                skipped[f"S{s:03d}"] = gone
+            for t, rs in plan_of[s].items():
+                covered = {c for r in rs for c in TASKS[t].events[r].values()}
+                if lost := [c for c in TASKS[t].classes if c not in covered]:
+                    raise MissingDataError(
+                        f"S{s:03d} has no run of class(es) {lost} of task {t} under {root / EEGBCI_SUBDIR} "
+                        f"(absent runs: {', '.join(map(str, skipped.get(f'S{s:03d}', [])))}); leave the subject out "
+                        "or fetch its runs with --download")
+    else:
+        plan_of = {s: plan for s in subjects}
+    _ensure_present(root, [(s, r) for s in subjects for rs in plan_of[s].values() for r in rs], download, say)
     if cache_dir is None:
         cache_dir = os.environ.get("JEEG_CACHE_DIR") or Path.home() / ".cache" / "jeeg" / "epochs"
     cache = None if cache_dir is False else Path(cache_dir).expanduser()
     classes, parts, n_dropped, n_read, first = TASKS[names[0]].classes, [], {}, 0, None
-    for s, t, r in ((s, t, r) for s in subjects for t in names for r in plan[t]):
+    for s, t, r in ((s, t, r) for s in subjects for t in names for r in plan_of[s][t]):
         path = edf_path(root, s, r)
         arrays, was_read = _run_arrays(path, TASKS[t].events[r], preprocessing, channels, cache, say)
         n_read += was_read
@@ -478,7 +500,7 @@ def load_eegmmidb(
         ))  # fmt: skip
     info = {
         "dataset": "eegmmidb", "source": SOURCE, "tasks": names, "subjects": subjects,
-        "runs": {t: list(rs) for t, rs in plan.items()}, "preprocessing": preprocessing.to_dict(),
+        "runs": {t: list(rs) for t, rs in plan.items()}, "skipped_runs": skipped, "preprocessing": preprocessing.to_dict(),
         "data_dir": str(root), "cache_dir": str(cache) if cache else None, "n_read": n_read,
         "n_dropped": sum(n_dropped.values()), "n_dropped_per_run": n_dropped,
     }  # fmt: skip
