@@ -103,6 +103,17 @@ MODES = {
     "no_temporal": {"model_kwargs": {**MODEL_KWARGS, "temporal_attention": False}},
     "no_msc": {"model_kwargs": {**MODEL_KWARGS, "msc": False}},
 }
+#: How each mode is named in the summary tables.
+MODE_LABELS = {
+    "eegnet": "EEGNet-v4 alone (the teacher)",
+    "msc_t3am": "MSC-T3AM, no KD",
+    "offline": "MSC-T3AM + offline KD",
+    "online": "MSC-T3AM + online KD",
+    "no_spatial": "MSC-T3AM without spatial attention",
+    "no_filter": "MSC-T3AM without filter attention",
+    "no_temporal": "MSC-T3AM without temporal attention",
+    "no_msc": "MSC-T3AM without MSC (plain attention)",
+}
 #: Task set → config keys. multi_action (8 classes: executed and imagined left fist, right fist,
 #: both fists, both feet) on the subjects whose present runs cover all 8 (../shared/data/README.md):
 #: S001 (all 12 runs), S003 (no runs 13, 14), S007 (no runs 10, 13, 14).
@@ -182,9 +193,9 @@ def summarise(results: dict) -> tuple[str, dict]:
                     for r in m["folds"]:
                         if r["model"] == model and r["task"] == task:
                             per_subject.setdefault(r["subject"], []).append(r["accuracy"])
-                    name = mode if model == m["models"][0] else model_label(m, model)
+                    main = model == m["models"][0]
                     rows.append({
-                        "task": task, "mode": name, "label": model_label(m, model),
+                        "task": task, "mode": mode if main else model, "label": MODE_LABELS[mode] if main else model_label(m, model),
                         **{k: (s[k]["mean"], s[k]["std"]) for k in ("accuracy", "cohen_kappa", "f1_weighted")},
                         "per_subject": {int(k): float(np.mean(v)) for k, v in sorted(per_subject.items())},
                     })
@@ -193,7 +204,7 @@ def summarise(results: dict) -> tuple[str, dict]:
         lines += ["| Task | Mode | Accuracy % | Kappa | F1 weighted % | " + " | ".join(f"S{s:03d}" for s in subjects) + " |",
                   "|" + "---|" * (5 + len(subjects))]
         for r in rows:
-            cells = [r["task"], f"{r['mode']} ({r['label']})" if r["mode"] != r["label"] else r["mode"],
+            cells = [r["task"], f"{r['label']} (`{r['mode']}`)" if r["mode"] in MODES else r["label"],
                      f"{100 * r['accuracy'][0]:.1f} ± {100 * r['accuracy'][1]:.1f}",
                      f"{r['cohen_kappa'][0]:.2f} ± {r['cohen_kappa'][1]:.2f}",
                      f"{100 * r['f1_weighted'][0]:.1f} ± {100 * r['f1_weighted'][1]:.1f}",

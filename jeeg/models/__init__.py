@@ -17,6 +17,7 @@ from jeeg.errors import ConfigError
 from jeeg.models.layers import apply_constraints
 from jeeg.models.eegnet import EEGNetV4
 from jeeg.models.msc_t3am import MSCT3AM
+from jeeg.models.sst_emotionnet import SSTEmotionNet
 from jeeg.models.stff_da import STFFDA
 
 
@@ -44,6 +45,12 @@ REGISTRY: dict[str, ModelSpec] = {
         MSCT3AM,
         "MSC-T3AM",
         "Yan, Wang & Li 2025, doi 10.1016/j.neunet.2025.107806; architectures.md §1",
+    ),
+    "sst_emotionnet": ModelSpec(
+        SSTEmotionNet,
+        "SST-EmotionNet",
+        "Jia et al. 2020, doi 10.1145/3394171.3413724; official Keras model (variant='torcheeg': TorchEEG's port); "
+        "architectures.md §2",
     ),
 }
 
