@@ -17,7 +17,8 @@ from jeeg.models import REGISTRY, apply_constraints, build_model
 @pytest.mark.parametrize("n_chans,n_outputs,n_times,sfreq", [(64, 2, 640, 160.0), (64, 4, 500, 250.0), (8, 3, 64, 128.0)])
 def test_every_model_forward(name, n_chans, n_outputs, n_times, sfreq):
     model = build_model(name, n_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.key(1), (3, n_chans, n_times))
+    # Models on electrode grids (SST-EmotionNet) take (batch, *input_shape), the others (batch, n_chans, n_times).
+    x = jax.random.normal(jax.random.key(1), (3, *getattr(model, "input_shape", (n_chans, n_times))))
     logits, aux = model(x, return_attention=True)
     assert logits.shape == (3, n_outputs)
     assert np.isfinite(np.asarray(logits)).all()
