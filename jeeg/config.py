@@ -58,6 +58,9 @@ class CVConfig:
     part (the model trains on the whole training side), the test part is scored after every
     epoch and the fold's score is its best test epoch (``monitor=val_accuracy`` on the test part,
     no early stopping). Its results are labelled as such everywhere.
+    Input: ``representation`` — ``"raw"`` (the trials, z-scored if ``standardize``) or
+    ``"sst_grid"`` (SST-EmotionNet's differential-entropy and temporal maps on an electrode grid,
+    :func:`jeeg.representations.sst_grid_inputs` with ``representation_kwargs``).
     """
 
     dataset: str = "eegmmidb"
@@ -103,6 +106,8 @@ class CVConfig:
     kd_reduction: str = "reference"
     kd_t_squared: bool = False
     protocol: str = "honest"
+    representation: str = "raw"
+    representation_kwargs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
@@ -132,12 +137,13 @@ def _jsonable(v):
 
 _FIELDS = {f.name: f for f in fields(CVConfig)}
 GRID_KEYS = ("lr", "weight_decay", "seed")
-_KWARGS_KEYS = ("model_kwargs", "teacher_kwargs")
+_KWARGS_KEYS = ("model_kwargs", "teacher_kwargs", "representation_kwargs")
 DISTILL_MODES = ("none", "offline", "online")
 PROTOCOLS = ("honest", "paper")
 # Keys a teacher run must share with an offline-distillation run: same trials, folds and member keys.
 TEACHER_RUN_KEYS = ("dataset", "task", "subjects", "runs", "l_freq", "h_freq", "tmin", "tmax", "resample",
-                    "channels", "standardize", "scheme", "n_folds", "val_fraction", "seed", "protocol")
+                    "channels", "standardize", "scheme", "n_folds", "val_fraction", "seed", "protocol",
+                    "representation", "representation_kwargs")
 
 
 def _check_keys(keys, where: str) -> None:
@@ -237,6 +243,10 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     for k, v in cfg.grid.items():
         if not isinstance(v, (list, tuple)) or not v:
             raise ConfigError(f"grid[{k!r}] must be a non-empty list of values; got {v!r}")
+    from jeeg.representations import REPRESENTATIONS
+
+    if cfg.representation not in REPRESENTATIONS:
+        raise ConfigError(f"representation must be one of {REPRESENTATIONS}; got {cfg.representation!r}")
     if cfg.protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {PROTOCOLS}; got {cfg.protocol!r}")
     if cfg.distill not in DISTILL_MODES:

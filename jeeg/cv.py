@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from jeeg.config import GRID_KEYS, CVConfig
-from jeeg.data import EpochsDataset, load_dataset, standardize_trials
+from jeeg.data import EpochsDataset, load_dataset
 from jeeg.errors import ConfigError
 from jeeg.metrics import METRIC_KEYS, aggregate, classification_metrics
 from jeeg.splits import Fold, make_folds
@@ -396,7 +396,17 @@ class CVRun:
             if all(i in self.lines for i in ids):
                 continue
             if X is None:
-                X, Y = trainer.put_data(standardize_trials(ds.X) if cfg.standardize else ds.X, ds.y)
+                from jeeg.representations import model_inputs
+
+                self._status(f"{cfg.model}: computing {cfg.representation} inputs")
+                inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
+                                      **cfg.representation_kwargs)
+                if inputs.shape[1:] != trainer.input_shape:
+                    raise ConfigError(
+                        f"{cfg.model} takes trials of shape {trainer.input_shape} but representation "
+                        f"{cfg.representation!r} gives {inputs.shape[1:]}; make model_kwargs match "
+                        "representation_kwargs (e.g. grid_shape, n_frames)")
+                X, Y = trainer.put_data(inputs, ds.y)
             if self.rep is not None:
                 name = chunk[0].fold.name if len(chunk) == 1 else f"members {c0 + 1}-{c0 + len(chunk)} of {len(members)}"
                 self.rep.start_epochs(name, tcfg.max_epochs)

@@ -179,7 +179,7 @@ class DistillTrainer(Trainer):
         from jeeg.cv import _leaf_name
 
         _, tp, ts = nnx.split(nnx.eval_shape(lambda: self._make_teacher(jax.random.key(0))), nnx.Param, nnx.BatchStat)
-        n_chans, n_times = self._input_shape
+        n_chans, n_times = self._data_shape
         desc = (f"teacher {self.teacher_name!r} at n_chans={n_chans}, n_times={n_times}, "
                 f"n_outputs={self.n_outputs}")
         parts = {}

@@ -242,9 +242,11 @@ class Trainer:
             return build_model(model, n_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key), **model_kwargs)
 
         self._make = make
-        self._input_shape = (n_chans, n_times)
-        self.n_outputs = n_outputs
-        self.graphdef = nnx.graphdef(nnx.eval_shape(lambda: make(jax.random.key(0))))
+        abstract = nnx.eval_shape(lambda: make(jax.random.key(0)))
+        # Per-trial input shape: (n_chans, n_times), or the model's own (e.g. electrode-grid cubes).
+        self.input_shape = tuple(getattr(abstract, "input_shape", (n_chans, n_times)))
+        self.n_outputs, self._data_shape = n_outputs, (n_chans, n_times)
+        self.graphdef = nnx.graphdef(abstract)
         self.init = jax.jit(jax.vmap(self._init_one))
         self.epoch_keys = jax.jit(jax.vmap(lambda k, e: jax.random.fold_in(jax.random.fold_in(k, 1), e), (0, None)))
         self.make_batches = jax.jit(jax.vmap(self._batches_one))
@@ -503,7 +505,7 @@ class Trainer:
             best_epoch=loop["best_epoch"][:K].copy(),
             stopped_epoch=np.minimum(loop["stopped_epoch"][:K], n_run - 1),
             test_logits=[logits[k, : len(m.test)] for k, m in enumerate(members[:K])],
-            test_aux=[{name: a[k, : len(m.test)] for name, a in aux.items()} for k, m in enumerate(members[:K])],
+            test_aux=[jax.tree.map(lambda a, k=k, n=len(m.test): a[k, :n], aux) for k, m in enumerate(members[:K])],
             state=best,
             failed=loop["failed_step"][:K] >= 0,
             failed_step=loop["failed_step"][:K].copy(),
@@ -548,7 +550,7 @@ class Trainer:
         key = jax.random.key(0)
         state = jax.eval_shape(self._init_one, key, 1e-3, 0.0)
         f32 = lambda *shape, dt=jnp.float32: jax.ShapeDtypeStruct(shape, dt)  # noqa: E731
-        X = f32(n_trials, *self._input_shape)
+        X = f32(n_trials, *self.input_shape)
         args = (state, X, f32(n_trials, dt=jnp.int32), f32(self.batch_size, dt=jnp.int32), f32(dt=jnp.bool_),
                 jax.eval_shape(lambda: key), f32(), f32())
         mem = jax.jit(self._masked_step_one).lower(*args).compile().memory_analysis()

@@ -1,0 +1,109 @@
+"""Inputs other than raw trials: the electrode-grid cubes of SST-EmotionNet, from any montage.
+
+``jeeg cv --set representation=sst_grid`` feeds a model :func:`sst_grid_inputs` of the epochs
+instead of the (standardised) trials; ``representation_kwargs`` are passed through.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from jeeg.data.dataset import standardize_trials
+from jeeg.errors import ConfigError
+from jeeg.features import BANDS, differential_entropy, temporal_frames
+from jeeg.grids import make_interpolator, montage_grid
+
+REPRESENTATIONS = ("raw", "sst_grid")
+
+
+def sst_grid_inputs(
+    X: np.ndarray,
+    sfreq: float,
+    ch_names: Sequence[str],
+    *,
+    grid_shape: tuple[int, int] = (32, 32),
+    n_frames: int = 25,
+    bands: Mapping[str, tuple[float, float]] = BANDS,
+    montage: str = "standard_1005",
+    layout_shape: tuple[int, int] = (9, 9),
+    method: str = "cubic",
+) -> np.ndarray:
+    """SST-EmotionNet's two input cubes of each trial, on an electrode grid (architectures.md §2).
+
+    * Spatial-spectral maps: the differential entropy of each band over the whole trial
+      (:func:`jeeg.features.differential_entropy`, one window of the trial's length), z-scored
+      over the channels within each trial and band, so that the maps carry the spatial pattern
+      (a trial's overall power level is removed, as the per-trial z-score of the raw models does).
+    * Spatial-temporal maps: ``n_frames`` frames of the trial
+      (:func:`jeeg.features.temporal_frames` of the per-trial channel-wise z-scored signal:
+      each frame the mean of 1/n_frames of the trial), the design notes' [inferred] reading of
+      "25 consecutive 2-D maps".
+
+    Each channel's value goes to its cell of a layout made for the montage
+    (:func:`jeeg.grids.montage_grid`) and the cell values are interpolated to ``grid_shape`` by one
+    precomputed linear operator (:func:`jeeg.grids.make_interpolator`).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_chans, n_times)
+        Trials in µV.
+    sfreq : float
+        Sampling frequency in Hz.
+    ch_names : sequence of str
+        Channel names of ``X`` (standard 10-05 names).
+    grid_shape : (int, int)
+        (H, W) of the maps (SST-EmotionNet: 32 x 32).
+    n_frames : int
+        Temporal frames (25).
+    bands : mapping
+        Band name → (low, high) in Hz (δ θ α β γ by default).
+    montage, layout_shape, method
+        Montage for the channel positions, size of the coarse layout, interpolation method.
+
+    Returns
+    -------
+    ndarray, float32, shape (n_trials, n_bands + n_frames, H, W)
+        Channels-first, as ``SSTEmotionNet`` (and TorchEEG) take them: the band maps, then the frames.
+
+    Raises
+    ------
+    ConfigError
+        A band at or above Nyquist, a trial shorter than a band needs or than ``n_frames``
+        samples, or channels the montage does not know (from :mod:`jeeg.features` / :mod:`jeeg.grids`).
+    """
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ConfigError(f"sst_grid_inputs expects trials (n_trials, n_chans, n_times); got shape {X.shape}")
+    n_trials, n_chans, n_times = X.shape
+    de = differential_entropy(X, sfreq, bands=bands, window=n_times / sfreq)[..., 0]  # (trials, chans, bands)
+    de = (de - de.mean(1, keepdims=True)) / (de.std(1, keepdims=True) + 1e-6)
+    frames = temporal_frames(standardize_trials(X), sfreq, n_frames)  # (trials, chans, frames)
+    layout = montage_grid(list(ch_names), montage=montage, shape=layout_shape)
+    interp = make_interpolator(list(ch_names), grid=layout.grid, shape=tuple(grid_shape), method=method)
+    maps = np.concatenate([np.swapaxes(de, 1, 2), np.swapaxes(frames, 1, 2)], axis=1)  # (trials, B+F, chans)
+    return np.asarray(interp(maps), dtype=np.float32)
+
+
+def model_inputs(representation: str, X: np.ndarray, sfreq: float, ch_names, *, standardize: bool, **kwargs) -> np.ndarray:
+    """The array a model trains on: raw trials (z-scored if ``standardize``) or a representation.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``representation`` or options it does not take.
+    """
+    if representation == "raw":
+        if kwargs:
+            raise ConfigError(f"representation 'raw' takes no representation_kwargs; got {sorted(kwargs)}")
+        return standardize_trials(X) if standardize else np.asarray(X, np.float32)
+    if representation == "sst_grid":
+        try:
+            return sst_grid_inputs(X, sfreq, ch_names, **kwargs)
+        except TypeError as e:
+            raise ConfigError(f"representation_kwargs for sst_grid: {e}") from None
+    raise ConfigError(f"representation must be one of {REPRESENTATIONS}; got {representation!r}")
+
+
+__all__ = ["REPRESENTATIONS", "model_inputs", "sst_grid_inputs"]
