@@ -17,9 +17,11 @@ Departures from the reference's training (Adam lr 1e-4, batch 64, 50 epochs on S
 of 1-s samples): a subject here has 29 training trials, so batch 64 would be one update per
 epoch; batch 16 and lr 1e-3 (AdamW, weight decay 1e-4) as for STFF-DA, 50 epochs, patience 20.
 
-Result: not run yet. On the 2-core CPU here one batch-16 step of the 32 x 32 model takes about
-1.6 s, about 17 min per subject and task for 5 folds x 50 epochs, so the 34 subject-tasks need a
-GPU (or about 10 CPU hours); to be run and reported in the README with date and hardware.
+Result: not run yet. On the 2-core CPU here (2026-11-27, shared with other jobs) one batch-64
+gradient step of the 32 x 32 model took about 6.5 s; scaled to batch 16 (an estimate, not a
+measurement) that is roughly a quarter of an hour per subject and task for 5 folds x 50 epochs,
+about 10 hours for the 34 subject-tasks, so this run waits for a GPU session; its table will go
+into the README with date and hardware.
 """
 
 
