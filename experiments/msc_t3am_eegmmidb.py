@@ -54,8 +54,32 @@ where the reference adds L2 inside Adam), both networks. The reference anneals t
 over T_max = 30 epochs (periodically, for 200 epochs); we train 30 epochs with one cosine decay,
 which is the reference's schedule for its first 30 epochs. Honest protocol: patience 10.
 
-Result: see the README section "MSC-T3AM on EEGMMIDB" (date, hardware, the subset of subjects
-this CPU could afford, and every table), produced by ``summary.md`` of the command above.
+Result (partial): 2026-11-27, 2-core AMD EPYC CPU, no GPU, jax 0.10.2, one fold after another;
+only S001-S005 and imagined left vs right, which is what this CPU could afford in one session::
+
+    python experiments/msc_t3am_eegmmidb.py --out runs/msc --task-set left_right --protocol honest \
+        --subjects 1-5 --task left_right_imagined                     # 43 min, 8 modes
+    python experiments/msc_t3am_eegmmidb.py --out runs/msc --task-set left_right --protocol paper \
+        --modes eegnet,msc_t3am,offline,online --subjects 1-5 --task left_right_imagined   # 59 min
+
+Accuracy %, mean ± std over the 5 subjects (every table, per subject, in the README section
+"MSC-T3AM and knowledge distillation on EEGMMIDB")::
+
+    mode                     honest        PAPER protocol (best test epoch)
+    EEGNet alone (teacher)   49.8 ± 7.9    71.6 ± 4.1
+    CSP+LDA                  57.3 ± 15.5   69.3 ± 7.6
+    MSC-T3AM, no KD          45.3 ± 5.9    65.3 ± 4.4
+    + offline KD             46.7 ± 3.7    64.9 ± 4.3
+    + online KD              49.3 ± 4.7    64.9 ± 5.1
+    without spatial att.     48.9 ± 5.6    -
+    without filter att.      47.6 ± 3.3    -
+    without temporal att.    47.6 ± 6.1    -
+    without MSC              46.2 ± 4.5    -
+
+Honestly selected, every network is at chance on 29 training trials (lr 0.001 instead of 0.01
+gave 49.3 / 47.1 % for EEGNet / MSC-T3AM on the same folds); choosing the best of 30 test epochs
+lifts the same models to 65-72 %. Still to run: executed left vs right, S006-S017, and the
+``multi_action`` task set (checked end to end with one epoch).
 """
 
 from __future__ import annotations
