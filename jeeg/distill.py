@@ -166,7 +166,7 @@ class DistillTrainer(Trainer):
         ----------
         flat : dict
             ``{"params/<module path>/value" | "batch_stats/<...>": array (K, ...)}``, as
-            :func:`jeeg.cv.load_teacher_run` reads them from a teacher run's checkpoints.
+            :func:`jeeg.checkpoints.load_teacher_run` reads them from a teacher run's checkpoints.
         where : str
             Named in errors (the teacher run's directory).
 
@@ -176,7 +176,7 @@ class DistillTrainer(Trainer):
             If an array of the teacher model is missing (a checkpoint of another model) or has
             another shape (trained with other n_chans, n_times, n_outputs or hyper-parameters).
         """
-        from jeeg.cv import _leaf_name
+        from jeeg.checkpoints import leaf_name
 
         _, tp, ts = nnx.split(nnx.eval_shape(lambda: self._make_teacher(jax.random.key(0))), nnx.Param, nnx.BatchStat)
         n_chans, n_times = self._data_shape
@@ -187,7 +187,7 @@ class DistillTrainer(Trainer):
             leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
             out = []
             for kp, leaf in leaves:
-                name = f"{part}/{_leaf_name(kp)}"
+                name = f"{part}/{leaf_name(kp)}"
                 if name not in flat:
                     raise ConfigError(f"{where} has no array {name}: it holds another model's state than {desc}")
                 if flat[name].shape[1:] != leaf.shape:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jeeg.cli import main
-from jeeg.cv import _checkpoint_arrays
+from jeeg.checkpoints import checkpoint_arrays
 from jeeg.distill import DistillTrainer
 from jeeg.errors import ConfigError
 from jeeg.train import TrainConfig
@@ -70,7 +70,7 @@ def test_offline_kd_restores_each_folds_teacher_from_the_checkpoint(eegmmidb_roo
     assert m["distill"] == "offline" and m["labels"]["msc_t3am"] == "MSC-T3AM + offline KD (EEGNet-v4)"
     assert all(r["distill"] == "offline" for r in m["folds"] if r["model"] == "msc_t3am")
     # Every fold's frozen teacher is bitwise the teacher run's selected-epoch EEGNet of that fold.
-    student, teacher = _checkpoint_arrays(out), _checkpoint_arrays(teacher_run)
+    student, teacher = checkpoint_arrays(out), checkpoint_arrays(teacher_run)
 
     def best(arrays, teacher_part: bool):  # {(program, "params|batch_stats/leaf"): array} at the last step (1)
         out = {}
@@ -112,7 +112,7 @@ def test_online_kd_from_the_command_line(eegmmidb_root, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["distill"] == "online" and len([r for r in m["folds"] if r["model"] == "msc_t3am"]) == 5
     assert m["labels"]["msc_t3am"] == "MSC-T3AM + online KD (EEGNet-v4)"
-    arrays = _checkpoint_arrays(out)
+    arrays = checkpoint_arrays(out)
     assert any("/params/teacher/" in k for k in arrays) and any("/params/student/" in k for k in arrays)
 
 
@@ -148,10 +148,10 @@ def test_teacher_state_names_a_shape_mismatch():
                            batch_size=4, n_train_pad=8, n_eval_pad=4)
     from flax import nnx
 
-    from jeeg.cv import _leaf_name
+    from jeeg.checkpoints import leaf_name
 
     _, p, s = nnx.split(other._make_teacher(jax.random.key(0)), nnx.Param, nnx.BatchStat)
-    flat = {f"{part}/{_leaf_name(kp)}": np.asarray(v)[None]
+    flat = {f"{part}/{leaf_name(kp)}": np.asarray(v)[None]
             for part, tree in (("params", p), ("batch_stats", s)) for kp, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
     with pytest.raises(ConfigError, match=r"n_chans=8, n_times=64, n_outputs=2"):
         tr.teacher_state(flat, "run X")

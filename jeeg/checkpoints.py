@@ -1,0 +1,162 @@
+"""Reading the orbax checkpoints of finished runs.
+
+:func:`checkpoint_arrays` lists every array of a run's checkpoints (``jeeg cv
+--check-reproducible`` and :func:`jeeg.cv.compare_runs` compare them bitwise);
+:func:`check_teacher_run` and :func:`load_teacher_run` find the trained teacher of each fold in a
+teacher run for offline distillation (``distill=offline``, ``teacher_run=DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jeeg.config import CVConfig
+from jeeg.errors import ConfigError
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def restore_raw(path: Path) -> dict:
+    """Every array of one orbax checkpoint item (``.../<step>/default``) as written, on this
+    process's first device, whatever mesh wrote it (e.g. another number of processes)."""
+    import logging
+
+    import jax
+    import orbax.checkpoint as ocp
+
+    ckptr = ocp.StandardCheckpointer()
+    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)  # orbax warns that the step's metadata sits one folder up
+    try:
+        meta = ckptr.metadata(path).item_metadata.tree
+    finally:
+        absl_log.setLevel(level)
+    return ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+
+
+# ------------------------------------------------------------------------------ teacher runs
+def _teacher_config(cfg: CVConfig) -> tuple[Path, CVConfig]:
+    from jeeg.config import make_config
+
+    run = Path(cfg.teacher_run)
+    path = run / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"teacher_run {run}: no config.json there; give the directory of a finished `jeeg cv --model "
+                          f"{cfg.teacher}` run")
+    return run, make_config(json.loads(path.read_text())["config"], str(path))
+
+
+def check_teacher_run(cfg: CVConfig) -> Path:
+    """Check that ``cfg.teacher_run`` is a finished run of ``cfg.teacher`` on the same folds.
+
+    Returns the run directory.
+
+    Raises
+    ------
+    ConfigError
+        If it is not a jeeg run, trained another model or other teacher hyper-parameters, used
+        other data, folds, seed or protocol (the differing keys are named), is a sweep, is
+        unfinished, or kept no checkpoints.
+    """
+    from jeeg.config import TEACHER_RUN_KEYS
+
+    run, tcfg = _teacher_config(cfg)
+    if tcfg.model != cfg.teacher:
+        raise ConfigError(f"teacher_run {run} trained model {tcfg.model!r}, not the teacher {cfg.teacher!r}; "
+                          f"train the teacher with `jeeg cv --model {cfg.teacher}` on the same data and folds")
+    if tcfg.distill != "none":
+        raise ConfigError(f"teacher_run {run} is itself a distillation run ({tcfg.distill}); give a run of the teacher alone")
+    if dict(tcfg.model_kwargs) != dict(cfg.teacher_kwargs):
+        raise ConfigError(f"teacher_run {run} used model_kwargs {tcfg.model_kwargs}, but teacher_kwargs here are "
+                          f"{cfg.teacher_kwargs}; they must be equal")
+    differ = [k for k in TEACHER_RUN_KEYS if getattr(tcfg, k) != getattr(cfg, k)]
+    if differ:
+        pairs = ", ".join(f"{k}={getattr(tcfg, k)!r} there vs {getattr(cfg, k)!r} here" for k in differ)
+        raise ConfigError(f"teacher_run {run} was trained on other trials or folds ({pairs}); every fold's teacher "
+                          "must have been trained on that fold: use the same data, split and seed keys")
+    if tcfg.grid:
+        raise ConfigError(f"teacher_run {run} is a sweep; give a `jeeg cv` run of the chosen setting")
+    if not (run / "metrics.json").is_file():
+        raise ConfigError(f"teacher_run {run} is unfinished (no metrics.json); finish it with `jeeg cv --resume {run}`")
+    if not tcfg.checkpoint_every or not (run / "checkpoints").is_dir():
+        raise ConfigError(f"teacher_run {run} kept no checkpoints (checkpoint_every=0); rerun the teacher with checkpoints")
+    return run
+
+
+def leaf_name(key_path) -> str:
+    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in key_path)
+
+
+def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarray]:
+    """The trained teachers of the folds at ``positions``, read from ``cfg.teacher_run``'s checkpoints.
+
+    Each fold's teacher is the selected-epoch state (``best``) of the member with the same fold in
+    the teacher run (programs ``checkpoints/<teacher>-NNNN`` as its ``engine.json`` grouped them).
+
+    Returns
+    -------
+    dict
+        ``{"params/<path>" | "batch_stats/<path>": array (len(positions), ...)}``.
+
+    Raises
+    ------
+    ConfigError
+        See :func:`check_teacher_run`; also a checkpoint missing or written by other members
+        (another seed or other folds: its PRNG keys differ).
+    """
+    import jax
+
+    run = check_teacher_run(cfg)
+    _, tcfg = _teacher_config(cfg)
+    per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
+    programs: dict[int, dict] = {}
+    rows: list[dict[str, np.ndarray]] = []
+    for p in positions:
+        c, j = divmod(p, per)
+        if c not in programs:
+            prog = run / "checkpoints" / f"{tcfg.model}-{c:04d}"
+            steps = sorted((int(d.name) for d in prog.glob("*") if d.name.isdigit())) if prog.is_dir() else []
+            if not steps:
+                raise ConfigError(f"teacher_run {run}: no checkpoint in {prog}; was the run moved or cut short?")
+            path = (prog / str(steps[-1]) / "default").absolute()
+            tree = restore_raw(path)
+            if "best" not in tree or "loop" not in tree:
+                raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
+            programs[c] = {"path": path, "tree": tree}
+        tree, path = programs[c]["tree"], programs[c]["path"]
+        want = np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(tcfg.seed), p)))
+        key_data = np.asarray(tree["loop"]["key_data"])
+        if j >= len(key_data) or not np.array_equal(key_data[j], want):
+            raise ConfigError(f"checkpoint {path} does not hold the teacher of fold position {p} (its member keys differ); "
+                              "it was written by another run")
+        flat = {}
+        for part in ("params", "batch_stats"):
+            for kp, leaf in jax.tree_util.tree_flatten_with_path(tree["best"][part])[0]:
+                flat[f"{part}/{leaf_name(kp)}"] = np.asarray(leaf)[j]
+        rows.append(flat)
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+
+# ------------------------------------------------------------------------------ reproducibility checks
+def checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
+    """Every array of every orbax checkpoint under ``run/checkpoints`` → {path/leaf: array}."""
+    import jax
+
+    out: dict[str, np.ndarray] = {}
+    root = run / "checkpoints"
+    if not root.exists():
+        return out
+    for prog in sorted(p for p in root.iterdir() if p.is_dir()):
+        for step in sorted((p for p in prog.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+            tree = restore_raw((step / "default").absolute())
+            for key_path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+                name = f"{prog.name}/{step.name}/{leaf_name(key_path)}"
+                out[name] = np.asarray(leaf)
+    return out
+
+
+__all__ = ["check_teacher_run", "checkpoint_arrays", "leaf_name", "load_teacher_run", "restore_raw"]
