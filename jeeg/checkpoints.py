@@ -50,10 +50,10 @@ def _teacher_config(cfg: CVConfig) -> tuple[Path, CVConfig]:
     return run, make_config(json.loads(path.read_text())["config"], str(path))
 
 
-def check_teacher_run(cfg: CVConfig) -> Path:
+def check_teacher_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
     """Check that ``cfg.teacher_run`` is a finished run of ``cfg.teacher`` on the same folds.
 
-    Returns the run directory.
+    Returns the run directory and its configuration.
 
     Raises
     ------
@@ -84,7 +84,7 @@ def check_teacher_run(cfg: CVConfig) -> Path:
         raise ConfigError(f"teacher_run {run} is unfinished (no metrics.json); finish it with `jeeg cv --resume {run}`")
     if not tcfg.checkpoint_every or not (run / "checkpoints").is_dir():
         raise ConfigError(f"teacher_run {run} kept no checkpoints (checkpoint_every=0); rerun the teacher with checkpoints")
-    return run
+    return run, tcfg
 
 
 def leaf_name(key_path) -> str:
@@ -110,8 +110,7 @@ def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarra
     """
     import jax
 
-    run = check_teacher_run(cfg)
-    _, tcfg = _teacher_config(cfg)
+    run, tcfg = check_teacher_run(cfg)
     per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
     programs: dict[int, dict] = {}
     rows: list[dict[str, np.ndarray]] = []
