@@ -88,6 +88,8 @@ def check_teacher_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
 
 
 def leaf_name(key_path) -> str:
+    """``"params/conv_t/kernel/value"``-style name of a pytree leaf from its JAX key path (dict keys,
+    attribute names and sequence indices joined by ``/``), as orbax checkpoints nest them."""
     return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in key_path)
 
 
