@@ -3,7 +3,9 @@
 :func:`checkpoint_arrays` lists every array of a run's checkpoints (``jeeg cv
 --check-reproducible`` and :func:`jeeg.cv.compare_runs` compare them bitwise);
 :func:`check_teacher_run` and :func:`load_teacher_run` find the trained teacher of each fold in a
-teacher run for offline distillation (``distill=offline``, ``teacher_run=DIR``).
+teacher run for offline distillation (``distill=offline``, ``teacher_run=DIR``);
+:func:`check_init_run` and :func:`load_init_run` the models a chained stage starts from
+(``init_run=DIR``).
 """
 
 from __future__ import annotations
@@ -62,8 +64,6 @@ def check_teacher_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
         other data, folds, seed or protocol (the differing keys are named), is a sweep, is
         unfinished, or kept no checkpoints.
     """
-    from jeeg.config import TEACHER_RUN_KEYS
-
     run, tcfg = _teacher_config(cfg)
     if tcfg.model != cfg.teacher:
         raise ConfigError(f"teacher_run {run} trained model {tcfg.model!r}, not the teacher {cfg.teacher!r}; "
@@ -73,24 +73,102 @@ def check_teacher_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
     if dict(tcfg.model_kwargs) != dict(cfg.teacher_kwargs):
         raise ConfigError(f"teacher_run {run} used model_kwargs {tcfg.model_kwargs}, but teacher_kwargs here are "
                           f"{cfg.teacher_kwargs}; they must be equal")
-    differ = [k for k in TEACHER_RUN_KEYS if getattr(tcfg, k) != getattr(cfg, k)]
-    if differ:
-        pairs = ", ".join(f"{k}={getattr(tcfg, k)!r} there vs {getattr(cfg, k)!r} here" for k in differ)
-        raise ConfigError(f"teacher_run {run} was trained on other trials or folds ({pairs}); every fold's teacher "
-                          "must have been trained on that fold: use the same data, split and seed keys")
-    if tcfg.grid:
-        raise ConfigError(f"teacher_run {run} is a sweep; give a `jeeg cv` run of the chosen setting")
-    if not (run / "metrics.json").is_file():
-        raise ConfigError(f"teacher_run {run} is unfinished (no metrics.json); finish it with `jeeg cv --resume {run}`")
-    if not tcfg.checkpoint_every or not (run / "checkpoints").is_dir():
-        raise ConfigError(f"teacher_run {run} kept no checkpoints (checkpoint_every=0); rerun the teacher with checkpoints")
+    if tuple(tcfg.model_channels) != tuple(cfg.teacher_channels):
+        raise ConfigError(f"teacher_run {run} fed its model the channels {list(tcfg.model_channels) or 'all'}, but "
+                          f"teacher_channels here are {list(cfg.teacher_channels) or 'all'}; they must be equal")
+    _check_finished_on_same_folds(run, tcfg, cfg, "teacher_run")
     return run, tcfg
+
+
+def _check_finished_on_same_folds(run: Path, rcfg: CVConfig, cfg: CVConfig, what: str) -> None:
+    """A run another run reads (``what``: its config key) must share its trials, folds and seed,
+    be one setting, be finished and have kept checkpoints."""
+    from jeeg.config import TEACHER_RUN_KEYS
+
+    differ = [k for k in TEACHER_RUN_KEYS if getattr(rcfg, k) != getattr(cfg, k)]
+    if differ:
+        pairs = ", ".join(f"{k}={getattr(rcfg, k)!r} there vs {getattr(cfg, k)!r} here" for k in differ)
+        raise ConfigError(f"{what} {run} was trained on other trials or folds ({pairs}); each fold needs the model "
+                          "trained on that fold: use the same data, split and seed keys")
+    if rcfg.grid:
+        raise ConfigError(f"{what} {run} is a sweep; give a `jeeg cv` run of one setting")
+    if not (run / "metrics.json").is_file():
+        raise ConfigError(f"{what} {run} is unfinished (no metrics.json); finish it with `jeeg cv --resume {run}`")
+    if not rcfg.checkpoint_every or not (run / "checkpoints").is_dir():
+        raise ConfigError(f"{what} {run} kept no checkpoints (checkpoint_every=0); rerun it with checkpoints")
 
 
 def leaf_name(key_path) -> str:
     """``"params/conv_t/kernel/value"``-style name of a pytree leaf from its JAX key path (dict keys,
     attribute names and sequence indices joined by ``/``), as orbax checkpoints nest them."""
     return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in key_path)
+
+
+def check_init_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
+    """Check that ``cfg.init_run`` is a finished run of the same model on the same folds, whose
+    selected models may start this run (a chained training stage, e.g. the sleep-staging
+    feature stage before KD). Returns the run directory and its configuration.
+
+    Raises
+    ------
+    ConfigError
+        If it is not a jeeg run, trained another model, other hyper-parameters or input channels,
+        used other data, folds, seed or protocol (the keys are named), is a sweep, is unfinished
+        or kept no checkpoints.
+    """
+    from jeeg.config import make_config
+
+    run = Path(cfg.init_run)
+    path = run / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"init_run {run}: no config.json there; give the directory of a finished `jeeg cv` run of "
+                          f"{cfg.model!r}")
+    icfg = make_config(json.loads(path.read_text())["config"], str(path))
+    if icfg.model != cfg.model or dict(icfg.model_kwargs) != dict(cfg.model_kwargs):
+        raise ConfigError(f"init_run {run} trained {icfg.model!r} with {icfg.model_kwargs}; this run trains "
+                          f"{cfg.model!r} with {cfg.model_kwargs}: they must be equal")
+    if tuple(icfg.model_channels) != tuple(cfg.model_channels):
+        raise ConfigError(f"init_run {run} fed the model channels {list(icfg.model_channels) or 'all'}, this run "
+                          f"{list(cfg.model_channels) or 'all'}: they must be equal")
+    _check_finished_on_same_folds(run, icfg, cfg, "init_run")
+    return run, icfg
+
+
+def _load_members(run: Path, rcfg: CVConfig, positions: list[int], what: str, subtree: str | None) -> dict[str, np.ndarray]:
+    """The selected-epoch states (``best``) of the members at ``positions`` of a finished run, as
+    flat arrays stacked over positions; ``subtree``: the part of a distillation run's members."""
+    import jax
+
+    per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
+    programs: dict[int, dict] = {}
+    rows: list[dict[str, np.ndarray]] = []
+    for p in positions:
+        c, j = divmod(p, per)
+        if c not in programs:
+            prog = run / "checkpoints" / f"{rcfg.model}-{c:04d}"
+            steps = sorted((int(d.name) for d in prog.glob("*") if d.name.isdigit())) if prog.is_dir() else []
+            if not steps:
+                raise ConfigError(f"{what} {run}: no checkpoint in {prog}; was the run moved or cut short?")
+            path = (prog / str(steps[-1]) / "default").absolute()
+            tree = restore_raw(path)
+            if "best" not in tree or "loop" not in tree:
+                raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
+            programs[c] = {"path": path, "tree": tree}
+        tree, path = programs[c]["tree"], programs[c]["path"]
+        want = np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(rcfg.seed), p)))
+        key_data = np.asarray(tree["loop"]["key_data"])
+        if j >= len(key_data) or not np.array_equal(key_data[j], want):
+            raise ConfigError(f"checkpoint {path} does not hold the model of fold position {p} (its member keys differ); "
+                              "it was written by another run")
+        flat = {}
+        for part in ("params", "batch_stats"):
+            src = tree["best"][part]
+            if subtree is not None:
+                src = src[subtree]
+            for kp, leaf in jax.tree_util.tree_flatten_with_path(src)[0]:
+                flat[f"{part}/{leaf_name(kp)}"] = np.asarray(leaf)[j]
+        rows.append(flat)
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
 def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarray]:
@@ -110,36 +188,16 @@ def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarra
         See :func:`check_teacher_run`; also a checkpoint missing or written by other members
         (another seed or other folds: its PRNG keys differ).
     """
-    import jax
-
     run, tcfg = check_teacher_run(cfg)
-    per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
-    programs: dict[int, dict] = {}
-    rows: list[dict[str, np.ndarray]] = []
-    for p in positions:
-        c, j = divmod(p, per)
-        if c not in programs:
-            prog = run / "checkpoints" / f"{tcfg.model}-{c:04d}"
-            steps = sorted((int(d.name) for d in prog.glob("*") if d.name.isdigit())) if prog.is_dir() else []
-            if not steps:
-                raise ConfigError(f"teacher_run {run}: no checkpoint in {prog}; was the run moved or cut short?")
-            path = (prog / str(steps[-1]) / "default").absolute()
-            tree = restore_raw(path)
-            if "best" not in tree or "loop" not in tree:
-                raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
-            programs[c] = {"path": path, "tree": tree}
-        tree, path = programs[c]["tree"], programs[c]["path"]
-        want = np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(tcfg.seed), p)))
-        key_data = np.asarray(tree["loop"]["key_data"])
-        if j >= len(key_data) or not np.array_equal(key_data[j], want):
-            raise ConfigError(f"checkpoint {path} does not hold the teacher of fold position {p} (its member keys differ); "
-                              "it was written by another run")
-        flat = {}
-        for part in ("params", "batch_stats"):
-            for kp, leaf in jax.tree_util.tree_flatten_with_path(tree["best"][part])[0]:
-                flat[f"{part}/{leaf_name(kp)}"] = np.asarray(leaf)[j]
-        rows.append(flat)
-    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+    return _load_members(run, tcfg, positions, "teacher_run", None)
+
+
+def load_init_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarray]:
+    """The selected models of the folds at ``positions`` in ``cfg.init_run`` (the students of a
+    distillation run), to start this run's members from. Same layout and errors as
+    :func:`load_teacher_run`, with :func:`check_init_run`'s checks."""
+    run, icfg = check_init_run(cfg)
+    return _load_members(run, icfg, positions, "init_run", "student" if icfg.distill != "none" else None)
 
 
 # ------------------------------------------------------------------------------ reproducibility checks
@@ -160,4 +218,5 @@ def checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["check_teacher_run", "checkpoint_arrays", "leaf_name", "load_teacher_run", "restore_raw"]
+__all__ = ["check_init_run", "check_teacher_run", "checkpoint_arrays", "leaf_name", "load_init_run", "load_teacher_run",
+           "restore_raw"]

@@ -52,7 +52,14 @@ class CVConfig:
     the same jitted step) or ``"offline"`` (the trained teacher of each fold restored from the
     orbax checkpoints of the finished ``jeeg cv`` run in ``teacher_run`` and frozen); the student
     loss :func:`jeeg.distill.kd_loss` with ``kd_temperature``, ``kd_weight``, ``kd_reduction``,
-    ``kd_t_squared``.
+    ``kd_t_squared`` and ``kd_ce_weight`` (weight of the cross-entropy), or, with
+    ``kd_loss="features"`` (offline only), :func:`jeeg.distill.attention_transfer_loss` on the
+    models' feature groups with ``at_normalise`` (``"sample"`` or the reference's ``"batch"``).
+    Cross-modal (architectures.md §4): ``model_channels`` / ``teacher_channels`` — the input
+    channels of the model (the student) and of the teacher, each a channel name, ``"-NAME"`` (sign
+    flipped) or a bipolar pair ``"C3-C4"`` (:func:`jeeg.representations.derivation_matrix`);
+    empty = every channel. ``init_run``: a finished run of the same model and folds whose selected
+    models (a distillation run's students) start this run's members — training stages chain.
     Protocol: ``"honest"`` selects the epoch on the validation part and scores the test part once.
     ``"paper"`` reproduces MSC-T3AM's published evaluation, which is optimistic: no validation
     part (the model trains on the whole training side), the test part is scored after every
@@ -105,6 +112,12 @@ class CVConfig:
     kd_weight: float = 1.0
     kd_reduction: str = "reference"
     kd_t_squared: bool = False
+    kd_ce_weight: float = 1.0
+    kd_loss: str = "logits"
+    at_normalise: str = "sample"
+    model_channels: tuple[str, ...] = ()
+    teacher_channels: tuple[str, ...] = ()
+    init_run: str | None = None
     protocol: str = "honest"
     representation: str = "raw"
     representation_kwargs: dict = field(default_factory=dict)
@@ -259,7 +272,14 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     if cfg.distill != "none":
         from jeeg.distill import _check_kd_options
 
-        _check_kd_options(cfg.kd_temperature, cfg.kd_reduction)
+        _check_kd_options(cfg.kd_temperature, cfg.kd_reduction, cfg.kd_loss, cfg.at_normalise)
+        if cfg.kd_loss == "features" and cfg.distill != "offline":
+            raise ConfigError("kd_loss=features (attention transfer) learns from a trained teacher: set distill=offline "
+                              "and teacher_run=DIR")
+    elif cfg.teacher_channels:
+        raise ConfigError("teacher_channels is read only with a teacher (distill=online|offline); remove it")
+    if cfg.init_run and cfg.grid:
+        raise ConfigError("init_run with a sweep (grid) is not supported; run one jeeg cv per setting")
         if cfg.grid:
             raise ConfigError("a sweep (grid) with distillation is not supported yet; run one jeeg cv per setting")
     cfg.preprocessing(), cfg.train_config()  # validate their values now, before any data is read

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jeeg.checkpoints import check_teacher_run, checkpoint_arrays, load_teacher_run
+from jeeg.checkpoints import check_init_run, check_teacher_run, checkpoint_arrays, load_init_run, load_teacher_run
 from jeeg.config import GRID_KEYS, CVConfig
 from jeeg.data import EpochsDataset, load_dataset
 from jeeg.errors import ConfigError
@@ -239,6 +239,29 @@ def _aggregate_per_class(records: list[dict], class_names) -> dict:
     }
 
 
+def input_maps(cfg: CVConfig, ch_names) -> dict[str, np.ndarray | None]:
+    """The model's and the teacher's input maps (``model_channels`` / ``teacher_channels``;
+    ``None``: every channel as it is).
+
+    Raises
+    ------
+    ConfigError
+        A channel spec the recording cannot give, or channel specs with a representation other
+        than the raw trials.
+    """
+    from jeeg.representations import derivation_matrix
+
+    out: dict[str, np.ndarray | None] = {"model": None, "teacher": None}
+    for who, key in (("model", "model_channels"), ("teacher", "teacher_channels")):
+        specs = getattr(cfg, key)
+        if specs:
+            if cfg.representation != "raw":
+                raise ConfigError(f"{key} selects channels of the raw trials; representation={cfg.representation!r} "
+                                  "takes every channel")
+            out[who] = derivation_matrix(ch_names, specs, key)
+    return out
+
+
 def device_memory_bytes() -> int:
     """Memory of one local device: the accelerator's limit, or this host's RAM / CPU devices."""
     import jax
@@ -374,15 +397,17 @@ class CVRun:
         shapes = dict(batch_size=min(cfg.batch_size, min(n_train)), n_train_pad=max(n_train),
                       n_eval_pad=max(max(len(tf.val), len(tf.test)) for tf in folds))
         data = (ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg)
+        maps = input_maps(cfg, ds.ch_names)
         if cfg.distill == "none":
-            trainer = Trainer(cfg.model, dict(cfg.model_kwargs), *data, **shapes)
+            trainer = Trainer(cfg.model, dict(cfg.model_kwargs), *data, input_map=maps["model"], **shapes)
         else:
             from jeeg.distill import DistillTrainer
 
             trainer = DistillTrainer(
                 cfg.model, dict(cfg.model_kwargs), cfg.teacher, dict(cfg.teacher_kwargs), *data, mode=cfg.distill,
                 temperature=cfg.kd_temperature, kd_weight=cfg.kd_weight, reduction=cfg.kd_reduction,
-                t_squared=cfg.kd_t_squared, **shapes,
+                t_squared=cfg.kd_t_squared, ce_weight=cfg.kd_ce_weight, loss=cfg.kd_loss, at_normalise=cfg.at_normalise,
+                input_map=maps["model"], teacher_input_map=maps["teacher"], **shapes,
             )
         per = self.members_per_program(trainer, len(members), len(ds))
         self.engine.update(trainer.describe(), members_per_program=per, n_members=len(members),
@@ -421,6 +446,8 @@ class CVRun:
             if cfg.distill == "offline":
                 extra_fit["teacher"] = trainer.teacher_state(load_teacher_run(cfg, [m.position for m in chunk]),
                                                              cfg.teacher_run)
+            if cfg.init_run:
+                extra_fit["init"] = trainer.model_state(load_init_run(cfg, [m.position for m in chunk]), cfg.init_run)
             res = trainer.fit(
                 X, Y, [MemberData(m.fold.train, m.fold.val, m.fold.test) for m in chunk], keys,
                 on_epoch=(lambda e, logs: self.rep.epoch(e, logs)) if self.rep is not None else None,
@@ -463,8 +490,10 @@ class CVRun:
             (self.out / "config.json").write_text(
                 json.dumps({"config": cfg.to_dict(), "environment": environment()}, indent=2)
             )
-        if cfg.distill == "offline":  # a wrong teacher run fails now, not after the data are read
+        if cfg.distill == "offline":  # a wrong teacher / init run fails now, not after the data are read
             check_teacher_run(cfg)
+        if cfg.init_run:
+            check_init_run(cfg)
         self._status("loading data")
         ds = load_for_config(cfg, progress=self._status)
         folds = make_task_folds(ds, cfg)
@@ -495,7 +524,24 @@ class CVRun:
             report.plot_learning_curves(histories, self.out / "learning_curves.png")
             if attention:
                 report.plot_attention(attention, ds, self.out / "attention.png")
+            if str(ds.task[0]).startswith("sleep_"):
+                self._plot_hypnogram(ds, lines, chosen)
         return metrics
+
+    def _plot_hypnogram(self, ds: EpochsDataset, lines: list[dict], setting: int) -> None:
+        """``hypnogram.png``: scored against predicted stages of the first test night of the model."""
+        from jeeg import report
+
+        preds = next((ln["predictions"] for ln in lines
+                      if ln["record"]["model"] == self.cfg.model and ln["record"].get("setting", 0) == setting), None)
+        if not preds:
+            return
+        night = (preds[0]["subject"], preds[0]["run"])
+        rows = [r for r in preds if (r["subject"], r["run"]) == night]
+        idx = np.array([r["index"] for r in rows])
+        code = {c: i for i, c in enumerate(ds.class_names)}
+        report.plot_hypnogram(ds.onset[idx], ds.y[idx], np.array([code[r["y_pred"]] for r in rows]), ds.class_names,
+                              self.out / "hypnogram.png", f"{self.cfg.model}, subject {night[0]} night {night[1]}")
 
     def _ordered_ids(self, folds: list[TaskFold]) -> list[str]:
         """Record ids in a fixed order (baselines, then the model by grid point and fold)."""
@@ -551,17 +597,25 @@ class CVRun:
         if cfg.distill != "none":
             from jeeg.report import display_name
 
-            label = f"{display_name(cfg.model)} + {cfg.distill} KD ({display_name(cfg.teacher)})"
+            kind = "feature (attention-transfer)" if cfg.kd_loss == "features" else cfg.distill
+            label = f"{display_name(cfg.model)} + {kind} KD ({display_name(cfg.teacher)})"
+        if cfg.init_run:
+            label = f"{label or display_name(cfg.model)}, started from {Path(cfg.init_run).name}"
         return {
             "dataset": cfg.dataset,
             "protocol": cfg.protocol,
             "distill": cfg.distill,
+            "kd_loss": cfg.kd_loss if cfg.distill != "none" else None,
+            "init_run": cfg.init_run,
+            "model_channels": list(cfg.model_channels),
+            "teacher_channels": list(cfg.teacher_channels),
             "labels": {cfg.model: label} if label else {},
             "class_names": list(ds.class_names),
             "tasks": ds.tasks,
             "models": models,
             "n_trials": len(ds),
             "skipped_runs": (ds.info or {}).get("skipped_runs", {}),
+            "unscored_dropped": (ds.info or {}).get("unscored", {}),
             "n_folds": len(folds),
             "engine": self.engine,
             "failed_members": failed,

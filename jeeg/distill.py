@@ -1,7 +1,11 @@
-"""Knowledge-distillation losses (MSC-T3AM's EEGNet teacher → student; architectures.md §1).
+"""Knowledge distillation: MSC-T3AM's EEGNet teacher (architectures.md §1) and the cross-modal
+sleep-staging stages of Joshi et al. (arXiv 2112.07252, 2211.13125; architectures.md §4).
 
 :class:`DistillTrainer` trains teacher + student pairs as members, online (both updated in one
-jitted step) or offline (a trained teacher frozen inside the student's step).
+jitted step) or offline (a trained teacher frozen inside the student's step). The student learns
+from the teacher's logits (:func:`kd_loss`) or from its intermediate features
+(:func:`attention_transfer_loss`); teacher and student may see different channels of the same
+trials (cross-modal: a 64-channel EEG teacher, a single-lead student).
 """
 
 from __future__ import annotations
@@ -14,16 +18,92 @@ from flax import nnx
 
 from jeeg.errors import ConfigError
 from jeeg.models import apply_constraints, build_model
-from jeeg.train import MemberState, TrainConfig, Trainer, to_host
+from jeeg.train import MemberState, TrainConfig, Trainer, state_from_flat
 
 REDUCTIONS = ("reference", "batchmean")
+#: What the student learns from: the teacher's logits (:func:`kd_loss`) or its features (:func:`attention_transfer_loss`).
+KD_LOSSES = ("logits", "features")
+AT_NORMALISE = ("sample", "batch")
 
 
-def _check_kd_options(temperature: float, reduction: str) -> None:
+def _check_kd_options(temperature: float, reduction: str, loss: str = "logits", at_normalise: str = "sample") -> None:
     if reduction not in REDUCTIONS:
         raise ConfigError(f"kd reduction must be one of {REDUCTIONS}; got {reduction!r}")
     if temperature <= 0:
         raise ConfigError(f"kd temperature must be > 0; got {temperature}")
+    if loss not in KD_LOSSES:
+        raise ConfigError(f"kd loss must be one of {KD_LOSSES}; got {loss!r}")
+    if at_normalise not in AT_NORMALISE:
+        raise ConfigError(f"attention-transfer normalisation must be one of {AT_NORMALISE}; got {at_normalise!r}")
+
+
+def attention_map(feature: jax.Array, normalise: str = "sample", eps: float = 1e-12) -> jax.Array:
+    """Spatial attention map of a feature tensor (Zagoruyko & Komodakis, ICLR 2017, eq. 2 with p = 2).
+
+    Parameters
+    ----------
+    feature : Array, shape (batch, channels, length)
+    normalise : {"sample", "batch"}
+        L2 normalisation of the map ``a = Σ_c f²``: ``"sample"`` over the positions of each example
+        (the standard attention transfer, jeeg's default); ``"batch"`` over the batch axis at each
+        position, as the sleep-staging reference code does (``F.normalize(a, dim=0)``).
+    eps : float
+        Floor of the norm (PyTorch ``F.normalize``'s default).
+
+    Returns
+    -------
+    Array, shape (batch, length)
+    """
+    a = jnp.sum(jnp.square(feature), axis=1)
+    axis = 1 if normalise == "sample" else 0
+    return a / jnp.maximum(jnp.linalg.norm(a, axis=axis, keepdims=True), eps)
+
+
+def attention_transfer_loss(teacher_features: dict, student_features: dict, normalise: str = "sample",
+                            per_sample: bool = False) -> jax.Array:
+    """Attention-transfer loss over feature groups (architectures.md §4, "Feature training").
+
+    For every tensor pair the loss is ``mean |a_T − a_S|`` of the two :func:`attention_map` s;
+    tensors are averaged within a group (a list, e.g. the five encoder outputs of U-Time), then
+    the groups are averaged. The teacher's features are wrapped in ``stop_gradient``.
+
+    Parameters
+    ----------
+    teacher_features, student_features : dict
+        Group name → Array (batch, channels, length) or list of them, the same groups and lengths
+        in both (channel counts may differ: the map sums over channels).
+    normalise : {"sample", "batch"}
+        See :func:`attention_map`.
+    per_sample : bool
+        Return each example's loss (its mean over the batch is the loss).
+
+    Returns
+    -------
+    Array, scalar, or shape (batch,) with ``per_sample``
+
+    Raises
+    ------
+    ConfigError
+        If the groups, the number of tensors in a group or a tensor's batch/length differ.
+    """
+    if set(teacher_features) != set(student_features):
+        raise ConfigError(f"teacher and student feature groups differ: {sorted(teacher_features)} vs {sorted(student_features)}")
+    group_losses = []
+    for name in sorted(teacher_features):
+        t, s = teacher_features[name], student_features[name]
+        t, s = (list(v) if isinstance(v, (list, tuple)) else [v] for v in (t, s))
+        if len(t) != len(s):
+            raise ConfigError(f"feature group {name!r}: teacher has {len(t)} tensors, student {len(s)}")
+        losses = []
+        for ft, fs in zip(t, s):
+            if (ft.shape[0], ft.shape[-1]) != (fs.shape[0], fs.shape[-1]):
+                raise ConfigError(f"feature group {name!r}: teacher tensor {ft.shape} and student tensor {fs.shape} "
+                                  "differ in batch or length (batch, channels, length)")
+            at = attention_map(jax.lax.stop_gradient(ft), normalise)
+            losses.append(jnp.mean(jnp.abs(at - attention_map(fs, normalise)), axis=-1))  # (batch,)
+        group_losses.append(sum(losses) / len(losses))
+    per = sum(group_losses) / len(group_losses)
+    return per if per_sample else jnp.mean(per)
 
 
 def kd_loss(
@@ -35,8 +115,12 @@ def kd_loss(
     kd_weight: float = 1.0,
     reduction: str = "reference",
     t_squared: bool = False,
+    ce_weight: float = 1.0,
 ) -> jax.Array:
-    """Student loss ``CE(y, s) + kd_weight · KL(softmax(t/T) ‖ softmax(s/T))`` (Hinton et al. 2015).
+    """Student loss ``ce_weight · CE(y, s) + kd_weight · KL(softmax(t/T) ‖ softmax(s/T))`` (Hinton et al. 2015).
+
+    MSC-T3AM (§1): T = 1.5, weights 1 : 1, reference reduction, no T². The sleep-staging KD
+    (§4, ``α·T²·KL + (1−α)·CE`` with α = 0.5, T = 1): ``kd_weight=α, ce_weight=1−α, t_squared=True``.
 
     Parameters
     ----------
@@ -54,6 +138,8 @@ def kd_loss(
     t_squared : bool
         Multiply the distillation term by T² (Hinton et al.'s gradient-scale correction; the
         reference code does not).
+    ce_weight : float
+        Weight of the cross-entropy term.
 
     Returns
     -------
@@ -75,7 +161,7 @@ def kd_loss(
         kl = kl / student_logits.shape[-1]
     if t_squared:
         kl = kl * temperature**2
-    return ce + kd_weight * kl
+    return ce_weight * ce + kd_weight * kl
 
 
 class DistillTrainer(Trainer):
@@ -83,7 +169,7 @@ class DistillTrainer(Trainer):
 
     Every member holds a teacher and a student (``params``, ``batch_stats`` and ``opt_state`` are
     dicts ``{"student": ..., "teacher": ...}`` stacked over members). Each step computes the
-    teacher's logits on the batch and the student's loss :func:`kd_loss` against them.
+    teacher's outputs on the batch and the student's loss against them.
 
     * ``mode="online"`` (MSC-T3AM's best setting): the teacher trains at the same time on the
       same mini-batch with its own cross-entropy; both updates happen in the same step.
@@ -92,23 +178,41 @@ class DistillTrainer(Trainer):
       under ``stop_gradient`` and is never updated: its parameters and batch statistics stay
       bitwise unchanged.
 
-    Evaluation, early stopping and the returned test logits are the student's. Parameters as
-    :class:`~jeeg.train.Trainer`, plus the teacher's registry name and hyper-parameters and the
-    :func:`kd_loss` options (architectures.md §1: T = 1.5, weight 1, reference reduction, no T²).
+    The student's loss is :func:`kd_loss` on the logits (``loss="logits"``) or, offline only,
+    :func:`attention_transfer_loss` on the models' feature groups (``loss="features"``, the
+    sleep-staging "feature training" stage; both models must accept ``return_features=True``,
+    e.g. U-Time). Evaluation, early stopping and the returned test logits are the student's; in
+    the feature stage the validation loss is the feature loss (the reference keeps the epoch of
+    minimal validation feature loss). Parameters as :class:`~jeeg.train.Trainer` (``input_map``:
+    the student's input channels), plus the teacher's registry name and hyper-parameters,
+    ``teacher_input_map`` (the teacher's input channels of the same trials: cross-modal
+    distillation) and the loss options (architectures.md §1: T = 1.5, weight 1, reference
+    reduction, no T²; §4: ``kd_weight=ce_weight=0.5, temperature=1, t_squared=True``).
     """
 
     def __init__(self, student: str, student_kwargs: dict, teacher: str, teacher_kwargs: dict,
                  n_chans: int, n_outputs: int, n_times: int, sfreq: float, config: TrainConfig, *,
                  mode: str = "online", temperature: float = 1.5, kd_weight: float = 1.0,
-                 reduction: str = "reference", t_squared: bool = False, **kwargs):
+                 reduction: str = "reference", t_squared: bool = False, ce_weight: float = 1.0,
+                 loss: str = "logits", at_normalise: str = "sample", teacher_input_map: np.ndarray | None = None,
+                 **kwargs):
         if mode not in ("online", "offline"):
             raise ConfigError(f"distillation mode must be online or offline; got {mode!r}")
-        _check_kd_options(temperature, reduction)
-        self.mode, self.teacher_name = mode, teacher
-        self.kd = dict(temperature=temperature, kd_weight=kd_weight, reduction=reduction, t_squared=t_squared)
+        _check_kd_options(temperature, reduction, loss, at_normalise)
+        if loss == "features" and mode != "offline":
+            raise ConfigError("attention transfer (kd loss 'features') learns from a trained teacher: use distill=offline")
+        self.mode, self.teacher_name, self.loss_kind, self.at_normalise = mode, teacher, loss, at_normalise
+        self.kd = dict(temperature=temperature, kd_weight=kd_weight, reduction=reduction, t_squared=t_squared,
+                       ce_weight=ce_weight)
+        self.teacher_input_map = None if teacher_input_map is None else np.asarray(teacher_input_map, np.float32)
+        if self.teacher_input_map is not None and (self.teacher_input_map.ndim != 2 or self.teacher_input_map.shape[1] != n_chans):
+            raise ConfigError(f"teacher_input_map must have shape (n_inputs, n_chans={n_chans}); "
+                              f"got {self.teacher_input_map.shape}")
+        self.teacher_chans = n_chans if self.teacher_input_map is None else self.teacher_input_map.shape[0]
 
         def make_teacher(key):
-            return build_model(teacher, n_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key), **teacher_kwargs)
+            return build_model(teacher, self.teacher_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key),
+                               **teacher_kwargs)
 
         self._make_teacher = make_teacher
         self.t_graphdef = nnx.graphdef(nnx.eval_shape(lambda: make_teacher(jax.random.key(0))))
@@ -123,22 +227,35 @@ class DistillTrainer(Trainer):
         return MemberState({"student": sp, "teacher": tp}, {"student": ss, "teacher": ts},
                            {"student": tx.init(sp), "teacher": tx.init(tp)})
 
+    def _call(self, model, x, train: bool, key=None):
+        """(logits, features or None) of ``model`` on its inputs ``x``."""
+        kw = {"rngs": nnx.Rngs(dropout=key)} if train else {}
+        if self.loss_kind == "features":
+            return model(x, train=train, return_features=True, **kw)
+        return model(x, train=train, **kw), None
+
+    def _student_loss(self, s_logits, s_feats, t_logits, t_feats, y, per_sample: bool = False):
+        if self.loss_kind == "features":
+            return attention_transfer_loss(t_feats, s_feats, self.at_normalise, per_sample=per_sample)
+        return kd_loss(s_logits, t_logits, y, **self.kd)  # stop_gradient on the teacher inside
+
     def _train_step_one(self, state: MemberState, x, y, key, lr, weight_decay):
         online = self.mode == "online"
+        xs, xt = self._mapped(x, self.input_map), self._mapped(x, self.teacher_input_map)
 
         def loss_fn(params, stats):
             student = nnx.merge(self.graphdef, params["student"], jax.tree.map(jnp.asarray, stats["student"]))
-            s_logits = student(x, train=True, rngs=nnx.Rngs(dropout=jax.random.fold_in(key, 0)))
+            s_logits, s_feats = self._call(student, xs, True, jax.random.fold_in(key, 0))
             if online:
                 teacher = nnx.merge(self.t_graphdef, params["teacher"], jax.tree.map(jnp.asarray, stats["teacher"]))
-                t_logits = teacher(x, train=True, rngs=nnx.Rngs(dropout=jax.random.fold_in(key, 1)))
+                t_logits, t_feats = self._call(teacher, xt, True, jax.random.fold_in(key, 1))
                 t_loss = optax.softmax_cross_entropy_with_integer_labels(t_logits, y).mean()
                 t_stats = nnx.state(teacher, nnx.BatchStat)
             else:
                 frozen = jax.lax.stop_gradient(params["teacher"])
-                t_logits = nnx.merge(self.t_graphdef, frozen, stats["teacher"])(x, train=False)
+                t_logits, t_feats = self._call(nnx.merge(self.t_graphdef, frozen, stats["teacher"]), xt, False)
                 t_loss, t_stats = 0.0, stats["teacher"]
-            s_loss = kd_loss(s_logits, t_logits, y, **self.kd)  # stop_gradient on the teacher inside
+            s_loss = self._student_loss(s_logits, s_feats, t_logits, t_feats, y)
             new_stats = {"student": nnx.state(student, nnx.BatchStat), "teacher": t_stats}
             return s_loss + t_loss, (new_stats, s_logits, s_loss)
 
@@ -156,9 +273,22 @@ class DistillTrainer(Trainer):
         return MemberState(params, stats, opt_state), s_loss, acc
 
     def _evaluate_one(self, params, stats, X, Y, idx, n_valid):
-        return super()._evaluate_one(params["student"], stats["student"], X, Y, idx, n_valid)
+        logits, aux, loss, acc = super()._evaluate_one(params["student"], stats["student"], X, Y, idx, n_valid)
+        if self.loss_kind == "features":  # the validation loss is the feature loss (per evaluation chunk)
+            student = nnx.merge(self.graphdef, params["student"], stats["student"])
+            teacher = nnx.merge(self.t_graphdef, params["teacher"], stats["teacher"])
 
-    # ------------------------------------------------------------------ teacher of a finished run
+            def chunk_loss(i):
+                s_logits, s_feats = self._call(student, self._mapped(X[i], self.input_map), False)
+                t_logits, t_feats = self._call(teacher, self._mapped(X[i], self.teacher_input_map), False)
+                return self._student_loss(s_logits, s_feats, t_logits, t_feats, Y[i], per_sample=True)
+
+            per = jax.lax.map(chunk_loss, idx.reshape(-1, self.eval_chunk)).reshape(-1)
+            mask = jnp.arange(idx.shape[0]) < n_valid
+            loss = jnp.sum(per * mask) / jnp.maximum(n_valid, 1)
+        return logits, aux, loss, acc
+
+    # ------------------------------------------------------------------ states of finished runs
     def teacher_state(self, flat: dict[str, np.ndarray], where: str = "teacher checkpoint") -> MemberState:
         """A member-stacked teacher :class:`~jeeg.train.MemberState` from flat arrays.
 
@@ -176,27 +306,16 @@ class DistillTrainer(Trainer):
             If an array of the teacher model is missing (a checkpoint of another model) or has
             another shape (trained with other n_chans, n_times, n_outputs or hyper-parameters).
         """
-        from jeeg.checkpoints import leaf_name
-
-        _, tp, ts = nnx.split(nnx.eval_shape(lambda: self._make_teacher(jax.random.key(0))), nnx.Param, nnx.BatchStat)
-        n_chans, n_times = self._data_shape
-        desc = (f"teacher {self.teacher_name!r} at n_chans={n_chans}, n_times={n_times}, "
+        n_times = self._data_shape[1]
+        desc = (f"teacher {self.teacher_name!r} at n_chans={self.teacher_chans}, n_times={n_times}, "
                 f"n_outputs={self.n_outputs}")
-        parts = {}
-        for part, template in (("params", tp), ("batch_stats", ts)):
-            leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-            out = []
-            for kp, leaf in leaves:
-                name = f"{part}/{leaf_name(kp)}"
-                if name not in flat:
-                    raise ConfigError(f"{where} has no array {name}: it holds another model's state than {desc}")
-                if flat[name].shape[1:] != leaf.shape:
-                    raise ConfigError(
-                        f"{where}: {name} has shape {flat[name].shape[1:]} but {desc} needs {leaf.shape}; "
-                        "the teacher was trained on other shapes or hyper-parameters")
-                out.append(flat[name])
-            parts[part] = jax.tree_util.tree_unflatten(treedef, out)
-        return MemberState(parts["params"], parts["batch_stats"], None)
+        return state_from_flat(lambda: self._make_teacher(jax.random.key(0)), flat, desc, where)
+
+    def _with_init(self, state: MemberState, init: MemberState, n_members: int) -> MemberState:
+        student = super()._with_init(
+            MemberState(state.params["student"], state.batch_stats["student"], None), init, n_members)
+        return MemberState({**state.params, "student": student.params},
+                           {**state.batch_stats, "student": student.batch_stats}, state.opt_state)
 
     # ------------------------------------------------------------------ host-side driver
     def _post_init(self, state: MemberState, n_members: int) -> MemberState:
@@ -212,22 +331,16 @@ class DistillTrainer(Trainer):
                 f"the teacher state does not fit teacher model {self.teacher_name!r} at these shapes "
                 "(n_chans, n_times, n_outputs or hyper-parameters differ, or it is another model's state)"
             )
-
-        def stack(a):  # the teacher of member k is member k of the teacher run (padding: member 0)
-            a = np.asarray(to_host(a))
-            n = a.shape[0]
-            if n < n_members:
-                a = np.concatenate([a, np.repeat(a[:1], n_members - n, 0)])
-            return self.put_members(a[:n_members])
-
+        stack = lambda a: self._stack_members(a, n_members)  # noqa: E731
         params = {**state.params, "teacher": jax.tree.map(stack, t.params)}
         stats = {**state.batch_stats, "teacher": jax.tree.map(stack, t.batch_stats)}
         return MemberState(params, stats, state.opt_state)
 
-    def fit(self, X, Y, members, keys, on_epoch=None, checkpointing=None, hparams=None, teacher: MemberState | None = None):
+    def fit(self, X, Y, members, keys, on_epoch=None, checkpointing=None, hparams=None, init=None,
+            teacher: MemberState | None = None):
         """:meth:`Trainer.fit` for teacher + student pairs; ``teacher`` (offline mode): the
         member-stacked :class:`~jeeg.train.MemberState` of a teacher run with the same members
-        (``FitResult.state``), one teacher per member.
+        (``FitResult.state``), one teacher per member; ``init``: the students' starting state.
 
         Raises
         ------
@@ -236,6 +349,7 @@ class DistillTrainer(Trainer):
         """
         self._teacher_state = teacher
         try:
-            return super().fit(X, Y, members, keys, on_epoch=on_epoch, checkpointing=checkpointing, hparams=hparams)
+            return super().fit(X, Y, members, keys, on_epoch=on_epoch, checkpointing=checkpointing, hparams=hparams,
+                               init=init)
         finally:
             self._teacher_state = None

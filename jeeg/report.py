@@ -182,3 +182,34 @@ def plot_attention(attention: list[dict], ds, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_hypnogram(onset: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, class_names, path: Path,
+                   title: str = "") -> None:
+    """True and predicted hypnograms of one night (stage per scored epoch against time).
+
+    Parameters
+    ----------
+    onset : ndarray, shape (n_epochs,)
+        Epoch onsets in s from the start of the recording (unscored gaps stay empty).
+    y_true, y_pred : ndarray int, shape (n_epochs,)
+        Class indices into ``class_names`` (wake first, as jeeg's sleep tasks order them).
+    class_names : sequence of str
+    path : Path
+        PNG written here.
+    """
+    order = np.argsort(onset)
+    hours = np.asarray(onset)[order] / 3600.0
+    fig, axes = plt.subplots(2, 1, figsize=(10, 4), sharex=True, sharey=True)
+    for ax, y, name in zip(axes, (y_true, y_pred), ("scored", "predicted")):
+        ax.step(hours, np.asarray(y)[order], where="post", lw=0.8, color="k" if name == "scored" else "C3")
+        ax.set_ylabel(name)
+        ax.set_yticks(range(len(class_names)), list(class_names))
+        ax.invert_yaxis()
+    acc = float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else float("nan")
+    axes[0].set_title(f"{title} (epoch accuracy {100 * acc:.1f} %)" if title else f"epoch accuracy {100 * acc:.1f} %")
+    axes[1].set_xlabel("time (h)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+

@@ -86,6 +86,51 @@ def sst_grid_inputs(
     return np.asarray(interp(maps), dtype=np.float32)
 
 
+def derivation_matrix(ch_names: Sequence[str], specs: Sequence[str], where: str = "model_channels") -> np.ndarray:
+    """The linear map from a recording's channels to a network's input channels.
+
+    Each spec is one input channel: ``"C3"`` (that channel), ``"-ECG"`` (its negative, as the
+    sleep-staging reference feeds ECG × −1) or ``"C3-C4"`` (a bipolar derivation: C3 minus C4).
+    An exact channel name wins over a bipolar reading, so names that contain a hyphen
+    (``"EEG (C4-A1)"``) still pick themselves.
+
+    Parameters
+    ----------
+    ch_names : sequence of str, length n_chans
+        The recording's channels (rows of a trial).
+    specs : sequence of str, length n_inputs
+        One spec per input channel.
+    where : str
+        Config key named in errors.
+
+    Returns
+    -------
+    ndarray, float32, shape (n_inputs, n_chans)
+        ``x_in = W @ x`` maps a trial (n_chans, n_times) to the network's (n_inputs, n_times).
+
+    Raises
+    ------
+    ConfigError
+        A spec naming channels absent from the recording (the message lists the channels present).
+    """
+    names = list(ch_names)
+    index = {n: i for i, n in enumerate(names)}
+    W = np.zeros((len(specs), len(names)), np.float32)
+    for row, spec in enumerate(specs):
+        sign, name = (-1.0, spec[1:]) if spec.startswith("-") and spec[1:] in index else (1.0, spec)
+        if name in index:
+            W[row, index[name]] = sign
+            continue
+        parts = spec.split("-")
+        pairs = [("-".join(parts[:i]), "-".join(parts[i:])) for i in range(1, len(parts))]
+        pair = next(((a, b) for a, b in pairs if a in index and b in index), None)
+        if pair is None:
+            raise ConfigError(f"{where}: {spec!r} is neither a channel of the recording nor a bipolar pair 'A-B' of two "
+                              f"of its channels; channels present: {', '.join(names)}")
+        W[row, index[pair[0]]], W[row, index[pair[1]]] = 1.0, -1.0
+    return W
+
+
 def model_inputs(representation: str, X: np.ndarray, sfreq: float, ch_names, *, standardize: bool, **kwargs) -> np.ndarray:
     """The array a model trains on: raw trials (z-scored if ``standardize``) or a representation.
 
@@ -106,4 +151,4 @@ def model_inputs(representation: str, X: np.ndarray, sfreq: float, ch_names, *, 
     raise ConfigError(f"representation must be one of {REPRESENTATIONS}; got {representation!r}")
 
 
-__all__ = ["REPRESENTATIONS", "model_inputs", "sst_grid_inputs"]
+__all__ = ["REPRESENTATIONS", "derivation_matrix", "model_inputs", "sst_grid_inputs"]

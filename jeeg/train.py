@@ -164,6 +164,37 @@ def to_host(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def state_from_flat(make_model: Callable[[], nnx.Module], flat: dict[str, np.ndarray], desc: str, where: str) -> MemberState:
+    """A member-stacked :class:`MemberState` (no optimiser state) of the model ``make_model`` builds,
+    from flat arrays ``{"params/<module path>/value" | "batch_stats/<...>": array (K, ...)}``
+    as :mod:`jeeg.checkpoints` reads them from a finished run.
+
+    Raises
+    ------
+    ConfigError
+        If an array of the model is missing (``where`` holds another model's state) or has another
+        shape (trained at other shapes or hyper-parameters); ``desc`` names the model and shapes.
+    """
+    from jeeg.checkpoints import leaf_name
+
+    _, tp, ts = nnx.split(nnx.eval_shape(make_model), nnx.Param, nnx.BatchStat)
+    parts = {}
+    for part, template in (("params", tp), ("batch_stats", ts)):
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+        out = []
+        for kp, leaf in leaves:
+            name = f"{part}/{leaf_name(kp)}"
+            if name not in flat:
+                raise ConfigError(f"{where} has no array {name}: it holds another model's state than {desc}")
+            if flat[name].shape[1:] != leaf.shape:
+                raise ConfigError(
+                    f"{where}: {name} has shape {flat[name].shape[1:]} but {desc} needs {leaf.shape}; "
+                    "it was trained on other shapes or hyper-parameters")
+            out.append(flat[name])
+        parts[part] = jax.tree_util.tree_unflatten(treedef, out)
+    return MemberState(parts["params"], parts["batch_stats"], None)
+
+
 def _pad(indices: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(indices), length), np.int32)
     for k, idx in enumerate(indices):
@@ -205,6 +236,11 @@ class Trainer:
         1-D mesh with axis ``"members"`` (default :func:`member_mesh`: all devices). The member
         axis is sharded over it; the dataset is replicated. K is padded to a multiple of the
         device count with inactive copies of member 0.
+    input_map : ndarray, shape (n_inputs, n_chans), optional
+        Linear map from the data's channels to the network's inputs, applied to every batch
+        inside the jitted programs (:func:`jeeg.representations.derivation_matrix`: a channel
+        pick, a sign flip or a bipolar derivation, e.g. a single-lead student of a 64-channel
+        recording). The network is built with ``n_inputs`` channels; the data keep ``n_chans``.
 
     Notes
     -----
@@ -226,6 +262,7 @@ class Trainer:
         n_train_pad: int,
         n_eval_pad: int,
         mesh: jax.sharding.Mesh | None = None,
+        input_map: np.ndarray | None = None,
     ):
         self.config = config
         self.mesh = member_mesh() if mesh is None else mesh
@@ -238,13 +275,19 @@ class Trainer:
         self.steps_per_epoch = math.ceil(n_train_pad / self.batch_size)
         self.n_train_pad = self.steps_per_epoch * self.batch_size
 
+        self.input_map = None if input_map is None else np.asarray(input_map, np.float32)
+        if self.input_map is not None and (self.input_map.ndim != 2 or self.input_map.shape[1] != n_chans):
+            raise ConfigError(f"input_map must have shape (n_inputs, n_chans={n_chans}); got {self.input_map.shape}")
+        model_chans = n_chans if self.input_map is None else self.input_map.shape[0]
+
         def make(key: jax.Array) -> nnx.Module:
-            return build_model(model, n_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key), **model_kwargs)
+            return build_model(model, model_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key), **model_kwargs)
 
         self._make = make
         abstract = nnx.eval_shape(lambda: make(jax.random.key(0)))
         # Per-trial input shape: (n_chans, n_times), or the model's own (e.g. electrode-grid cubes).
-        self.input_shape = tuple(getattr(abstract, "input_shape", (n_chans, n_times)))
+        self.input_shape = (n_chans, n_times) if self.input_map is not None else (
+            tuple(getattr(abstract, "input_shape", (n_chans, n_times))))
         self.n_outputs, self._data_shape = n_outputs, (n_chans, n_times)
         self.graphdef = nnx.graphdef(abstract)
         self.init = jax.jit(jax.vmap(self._init_one))
@@ -255,9 +298,41 @@ class Trainer:
         self.select = jax.jit(_select)
 
     # ------------------------------------------------------------------ pure single-member functions
+    @staticmethod
+    def _mapped(x: jax.Array, input_map: np.ndarray | None) -> jax.Array:
+        """``input_map @ x`` for a batch (batch, n_chans, n_times); ``x`` itself without a map."""
+        return x if input_map is None else jnp.einsum("ic,bct->bit", jnp.asarray(input_map), x)
+
     def _post_init(self, state: MemberState, n_members: int) -> MemberState:
         """Hook for subclasses: adjust the freshly initialised (padded) member stack."""
         return state
+
+    def _stack_members(self, a, n_members: int) -> jax.Array:
+        """A host array (K, ...) of K members' values → (n_members, ...) on the member mesh
+        (padding members repeat member 0)."""
+        a = np.asarray(to_host(a))
+        n = a.shape[0]
+        if n < n_members:
+            a = np.concatenate([a, np.repeat(a[:1], n_members - n, 0)])
+        return self.put_members(a[:n_members])
+
+    def _with_init(self, state: MemberState, init: MemberState, n_members: int) -> MemberState:
+        """``state`` with the parameters and batch statistics of ``init`` (member-stacked, e.g. the
+        models of an earlier training stage); the optimiser state stays fresh."""
+        want = jax.tree.map(lambda a: a.shape[1:], (state.params, state.batch_stats))
+        got = jax.tree.map(lambda a: np.shape(a)[1:], (init.params, init.batch_stats))
+        if jax.tree.structure(want) != jax.tree.structure(got) or want != got:
+            raise ConfigError("the initial state does not fit this model at these shapes (n_chans, n_times, "
+                              "n_outputs or hyper-parameters differ, or it is another model's state)")
+        stack = lambda a: self._stack_members(a, n_members)  # noqa: E731
+        return MemberState(jax.tree.map(stack, init.params), jax.tree.map(stack, init.batch_stats), state.opt_state)
+
+    def model_state(self, flat: dict[str, np.ndarray], where: str = "checkpoint") -> MemberState:
+        """The member-stacked state of this Trainer's model from flat checkpoint arrays
+        (:func:`state_from_flat`; e.g. :func:`jeeg.checkpoints.load_init_run`)."""
+        n_chans = self._data_shape[0] if self.input_map is None else self.input_map.shape[0]
+        desc = f"model at n_chans={n_chans}, n_times={self._data_shape[1]}, n_outputs={self.n_outputs}"
+        return state_from_flat(lambda: self._make(jax.random.key(0)), flat, desc, where)
 
     def _schedule(self, lr) -> optax.Schedule:
         c, total = self.config, self.config.max_epochs * self.steps_per_epoch
@@ -284,7 +359,7 @@ class Trainer:
         def loss_fn(params, batch_stats):
             # Rebuild the BatchStat variables inside this trace so that BatchNorm may update them.
             model = nnx.merge(self.graphdef, params, jax.tree.map(jnp.asarray, batch_stats))
-            logits = model(x, train=True, rngs=nnx.Rngs(dropout=key))
+            logits = model(self._mapped(x, self.input_map), train=True, rngs=nnx.Rngs(dropout=key))
             loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
             return loss, (nnx.state(model, nnx.BatchStat), logits)
 
@@ -353,7 +428,8 @@ class Trainer:
         """Logits, model intermediates, mean loss and accuracy over the first ``n_valid`` of idx."""
         model = nnx.merge(self.graphdef, params, stats)
         chunks = idx.reshape(-1, self.eval_chunk)
-        logits, aux = jax.lax.map(lambda i: model(X[i], train=False, return_attention=True), chunks)
+        logits, aux = jax.lax.map(
+            lambda i: model(self._mapped(X[i], self.input_map), train=False, return_attention=True), chunks)
         logits = logits.reshape(idx.shape[0], -1)
         aux = jax.tree.map(lambda a: a.reshape((idx.shape[0],) + a.shape[2:]), aux)
         mask = jnp.arange(idx.shape[0]) < n_valid
@@ -389,6 +465,7 @@ class Trainer:
         on_epoch: Callable[[int, dict], None] | None = None,
         checkpointing: Checkpointing | None = None,
         hparams: dict[str, np.ndarray] | None = None,
+        init: MemberState | None = None,
     ) -> FitResult:
         """Train K members with early stopping on validation; score each test part once.
 
@@ -410,6 +487,9 @@ class Trainer:
         hparams : dict, optional
             Per-member ``lr`` and/or ``weight_decay``, arrays of shape (K,) (a sweep); missing
             entries take the value of ``config`` for every member.
+        init : MemberState, optional
+            Member-stacked parameters and batch statistics to start from instead of a fresh
+            initialisation (a chained training stage, :meth:`model_state`); optimiser fresh.
 
         Returns
         -------
@@ -441,6 +521,8 @@ class Trainer:
             raise ConfigError(f"batch_size {self.batch_size} exceeds a member's training part ({n_train_np.min()})")
         train_idx, n_train = self.put_members(train_np), self.put_members(n_train_np)
         state = self._post_init(self.init(keys, lr, wd), Kp)
+        if init is not None:
+            state = self._with_init(state, init, Kp)
         best = state
         nan = lambda: np.full((Kp, c.max_epochs), np.nan)  # noqa: E731
         loop = {

@@ -104,7 +104,8 @@ def test_tasks_and_classes():
     assert TASKS["fists_feet_executed"].events[13] == {"T1": "both_fists", "T2": "both_feet"}
     assert TASKS["multi_action"].classes == tuple(MULTI_S001)
     assert TASKS["multi_action"].events[6] == {"T1": "both_fists_imagined", "T2": "both_feet_imagined"}
-    assert DATASETS == {"eegmmidb": load_eegmmidb} and callable(standardize_trials)
+    assert DATASETS["eegmmidb"] is load_eegmmidb and callable(standardize_trials)
+    assert set(DATASETS) == {"eegmmidb", "slpdb", "sleep_edf"}
 
 
 def test_preprocessing_validation_and_dict():

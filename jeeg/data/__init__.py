@@ -6,10 +6,13 @@ from typing import Callable
 
 from jeeg.data.dataset import EpochsDataset, standardize_trials
 from jeeg.data.eegmmidb import TASKS, Preprocessing, load_eegmmidb, resolve_data_dir
+from jeeg.data.sleep import load_sleep_edf, load_slpdb
 from jeeg.errors import ConfigError
 
 #: Dataset name -> loader ``(subjects, task, **kw) -> EpochsDataset``.
-DATASETS: dict[str, Callable[..., EpochsDataset]] = {"eegmmidb": load_eegmmidb}
+DATASETS: dict[str, Callable[..., EpochsDataset]] = {
+    "eegmmidb": load_eegmmidb, "slpdb": load_slpdb, "sleep_edf": load_sleep_edf,
+}
 
 
 def load_dataset(name: str, subjects, task, **kw) -> EpochsDataset:
@@ -19,7 +22,8 @@ def load_dataset(name: str, subjects, task, **kw) -> EpochsDataset:
     ----------
     name : str
         Dataset name, e.g. ``"eegmmidb"`` (PhysioNet EEGMMIDB; Schalk et al. 2004, IEEE TBME
-        51(6):1034-1043; Goldberger et al. 2000, PhysioNet).
+        51(6):1034-1043; Goldberger et al. 2000, PhysioNet), or the sleep datasets ``"slpdb"`` and
+        ``"sleep_edf"`` (:mod:`jeeg.data.sleep`).
     subjects, task, **kw
         Passed to the dataset's loader (see :func:`load_eegmmidb`).
 

@@ -8,17 +8,18 @@ Every model follows braindecode's constructor signature
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flax import nnx
 
 from jeeg.errors import ConfigError
-from jeeg.models.layers import apply_constraints
 from jeeg.models.eegnet import EEGNetV4
+from jeeg.models.layers import apply_constraints
 from jeeg.models.msc_t3am import MSCT3AM
 from jeeg.models.sst_emotionnet import SSTEmotionNet
 from jeeg.models.stff_da import STFFDA
+from jeeg.models.utime import UTime
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ REGISTRY: dict[str, ModelSpec] = {
         "Jia et al. 2020, doi 10.1145/3394171.3413724; official Keras model (variant='torcheeg': TorchEEG's port); "
         "architectures.md §2",
     ),
+    "utime": ModelSpec(
+        UTime,
+        "U-Time (1-D)",
+        "Perslev et al. 2019, arXiv 1910.11162; modified as Joshi et al. 2021, arXiv 2112.07252 "
+        "(acrophase/Sleep_Staging_KD); architectures.md §4",
+    ),
 }
 
 
@@ -82,4 +89,4 @@ def build_model(
     return model
 
 
-__all__ = ["REGISTRY", "EEGNetV4", "MSCT3AM", "ModelSpec", "STFFDA", "apply_constraints", "build_model", "get_model_spec"]
+__all__ = ["MSCT3AM", "REGISTRY", "STFFDA", "EEGNetV4", "ModelSpec", "UTime", "apply_constraints", "build_model", "get_model_spec"]
