@@ -593,10 +593,10 @@ class CVRun:
                 cm = np.sum([r["confusion_matrix"] for r in recs], axis=0).tolist()
                 agg[task][model] = {**a, "per_class": _aggregate_per_class(recs, ds.class_names), "confusion_matrix": cm}
         failed = [record_id(r) for r in records if r.get("failed")]
+        from jeeg.report import display_name
+
         label = None
         if cfg.distill != "none":
-            from jeeg.report import display_name
-
             kind = "feature (attention-transfer)" if cfg.kd_loss == "features" else cfg.distill
             label = f"{display_name(cfg.model)} + {kind} KD ({display_name(cfg.teacher)})"
         if cfg.init_run:

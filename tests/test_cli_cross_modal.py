@@ -62,6 +62,11 @@ def test_feature_stage_then_kd_from_it_on_real_data(eegmmidb_root, tmp_path, cap
     m = json.loads((feat_kd / "metrics.json").read_text())
     assert m["init_run"] == str(feat) and "started from feat" in m["labels"]["utime"]
     assert len(m["folds"]) == 3 and all(np.isfinite(r["f1_weighted"]) for r in m["folds"])
+    # Feat_WCE: the AT student, then cross-entropy alone (no teacher).
+    feat_ce = tmp_path / "feat_ce"
+    assert main(_argv(eegmmidb_root, cache, feat_ce, *lead, "--set", f"init_run={feat}", "--max-epochs", "1")) == 0
+    m = json.loads((feat_ce / "metrics.json").read_text())
+    assert m["distill"] == "none" and m["labels"]["utime"] == "U-Time (1-D), started from feat"
     # Bad stage chains fail before any training, with the reason (exit status 2).
     bad = [(["--set", "model_channels=C3", "--set", f"init_run={feat}"], r"fed the model channels \['C3-C4'\], this run \['C3'\]: they must be equal"),
            ([*lead, *kd, "--set", "teacher_channels=C3-C4"], "teacher_channels here are"),
