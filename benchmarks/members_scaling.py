@@ -112,21 +112,28 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def run_and_write(quick: bool = False, out=None, repeats: int | None = None) -> dict:
+    """Run (``quick``: K in {1, 2, 4}, 3 repeats; else K up to 32, 7 repeats) and write
+    ``<out>/<device>/members_scaling.json`` and its plot."""
+    ks = [1, 2, 4] if quick else [1, 2, 4, 8, 16, 32]
+    result = run(ks, repeats or (3 if quick else 7))
+    result["quick"] = quick
+    device = "cpu" if jax.devices()[0].platform == "cpu" else result["environment"]["device_kind"].replace(" ", "_")
+    folder = Path(out or Path(__file__).parent / "results") / device
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "members_scaling.json").write_text(json.dumps(result, indent=2))
+    plot(result, folder / "members_scaling.png")
+    print(f"wrote {folder / 'members_scaling.json'}")
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="K in {1, 2, 4}, fewer repeats")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args()
-    ks = [1, 2, 4] if args.quick else [1, 2, 4, 8, 16, 32]
-    repeats = args.repeats or (3 if args.quick else 7)
-    result = run(ks, repeats)
-    device = result["environment"]["device_kind"].replace(" ", "_")
-    out = Path(args.out) / device
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "members_scaling.json").write_text(json.dumps(result, indent=2))
-    plot(result, out / "members_scaling.png")
-    print(f"wrote {out / 'members_scaling.json'}")
+    run_and_write(args.quick, args.out, args.repeats)
 
 
 if __name__ == "__main__":

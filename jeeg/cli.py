@@ -239,11 +239,37 @@ def build_parser() -> argparse.ArgumentParser:
         dist.add_argument("--num-processes", dest="num_processes", type=int)
         dist.add_argument("--process-id", dest="process_id", type=int)
         cmd.set_defaults(func=_cv)
+    bench = sub.add_parser(
+        "bench", add_help=False,
+        help="run the benchmark suite (benchmarks/run_all.py): attention cores, train steps vs PyTorch, members, end to end",
+        description="Arguments go to benchmarks/run_all.py: [--quick] [--only ...] [--out DIR] [--no-peers] [--readme README.md]",
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=_bench)
     return p
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """``jeeg bench ...``: the suite lives in the repository's ``benchmarks/`` folder (beside ``jeeg/``)."""
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+    if not script.is_file():
+        raise JeegError(f"the benchmark suite is not at {script}: jeeg bench runs from a checkout of the repository "
+                        "(pip install -e .)")
+    ns = runpy.run_path(str(script), run_name="jeeg_bench")
+    return int(ns["main"](list(args.args)))
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "jeeg" / "jax-cache"))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # every later argument (--help included) belongs to benchmarks/run_all.py
+        try:
+            return _bench(argparse.Namespace(args=argv[1:]))
+        except JeegError as e:
+            print(f"jeeg: error: {e}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

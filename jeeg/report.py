@@ -45,6 +45,14 @@ def protocol_note(metrics: dict) -> str:
     return ""
 
 
+def dropped_note(metrics: dict) -> str:
+    """``"unscored epochs dropped: MT 4, ? 22"`` for a sleep run that dropped unscored epochs, else ``""``."""
+    dropped = metrics.get("unscored_dropped") or {}
+    if not dropped:
+        return ""
+    return "unscored epochs dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()))
+
+
 def _cell(stats: dict, key: str) -> str:
     scale = 1.0 if key == "cohen_kappa" else 100.0
     digits = 2 if key == "cohen_kappa" else 1
@@ -62,6 +70,8 @@ def results_table(metrics: dict, over: str = "over_subjects") -> Table:
     for task, by_model in metrics["aggregate"].items():
         for model, agg in by_model.items():
             t.add_row(task, model_label(metrics, model), *(_cell(agg[over], k) for k in METRIC_KEYS))
+    if dropped_note(metrics):
+        t.caption = dropped_note(metrics)
     return t
 
 
@@ -73,6 +83,8 @@ def markdown_table(metrics: dict, over: str = "over_subjects") -> str:
         for model, agg in by_model.items():
             cells = [task, model_label(metrics, model), *(_cell(agg[over], k) for k in METRIC_KEYS)]
             lines.append("| " + " | ".join(cells) + " |")
+    if dropped_note(metrics):
+        lines += ["", dropped_note(metrics)]
     return "\n".join(lines)
 
 

@@ -109,6 +109,9 @@ def test_sleep_run_on_slpdb_layout_records(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["class_names"] == ["W", "Light", "Deep", "REM"]
     assert m["unscored_dropped"] == {"MT": 4}  # one movement-time epoch per record, dropped and counted
+    from jeeg.report import markdown_table
+
+    assert markdown_table(m).endswith("unscored epochs dropped: MT 4")
     assert m["n_trials"] == 4 * 11
     assert (out / "hypnogram.png").is_file()
     # Subject-wise folds: no record's epochs on both sides.

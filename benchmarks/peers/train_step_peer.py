@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Time one PyTorch training step of a peer model (runs inside the peers venv, not jeeg's).
+
+Called by ``benchmarks/train_steps.py`` through ``harness.run_peer``::
+
+    "$PY" benchmarks/peers/train_step_peer.py --threads 2 --config '{"pair": "eegnet", "batch": 64,
+        "input_shape": [64, 640], "n_classes": 2, "lr": 1e-3, "weight_decay": 1e-4, "repeats": 5}'
+
+Pairs and the peer each builds (every other constructor argument at its default):
+
+* ``eegnet``: ``braindecode.models.EEGNetv4(n_chans, n_outputs, n_times)`` (logits; its
+  spatial max-norm renorm runs inside ``forward``);
+* ``sst_emotionnet``: ``torcheeg.models.SSTEmotionNet(grid_size, spectral_in_channels,
+  temporal_in_channels, num_classes)`` (logits), input (batch, 5 + 25, H, W);
+* ``msc_transformer_vs_eegconformer``: ``braindecode.models.EEGConformer(n_chans, n_outputs,
+  n_times, final_fc_length="auto", add_log_softmax=False)`` (logits).
+
+The timed step is, in train mode, ``optimizer.zero_grad(set_to_none=True)`` → forward →
+``CrossEntropyLoss`` → ``backward`` → ``optimizer.step()`` with ``torch.optim.AdamW(lr,
+weight_decay)``, on one fixed synthetic batch (inputs N(0, 1), labels uniform, from
+``torch.Generator().manual_seed(seed)``) already on the device. ``warmup`` steps first, then the
+median of ``repeats`` single-step wall times (``torch.cuda.synchronize`` around each step on a
+GPU). ``torch.set_num_threads(--threads)``.
+
+Prints ONE JSON object as the last stdout line: the config, ``step_s``, ``samples_per_s``,
+``times_s`` (every repeat), ``n_params``, ``device``, ``threads`` and the torch / braindecode /
+torcheeg versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _compat import import_torcheeg_models  # noqa: E402
+
+PAIRS = ("eegnet", "sst_emotionnet", "msc_transformer_vs_eegconformer")
+
+
+def build(cfg: dict) -> torch.nn.Module:
+    """The peer model of ``cfg["pair"]`` at ``cfg``'s input shape and class count."""
+    pair, shape, n_classes = cfg["pair"], cfg["input_shape"], int(cfg["n_classes"])
+    if pair == "sst_emotionnet":
+        models = import_torcheeg_models()
+        n_spec = int(cfg.get("spectral_in_channels", 5))
+        return models.SSTEmotionNet(grid_size=(shape[1], shape[2]), spectral_in_channels=n_spec,
+                                    temporal_in_channels=shape[0] - n_spec, num_classes=n_classes,
+                                    **cfg.get("model_kwargs", {}))
+    from braindecode.models import EEGConformer, EEGNetv4
+
+    n_chans, n_times = shape
+    if pair == "eegnet":
+        return EEGNetv4(n_chans=n_chans, n_outputs=n_classes, n_times=n_times)
+    if pair == "msc_transformer_vs_eegconformer":
+        return EEGConformer(n_chans=n_chans, n_outputs=n_classes, n_times=n_times, final_fc_length="auto",
+                            add_log_softmax=False)
+    raise SystemExit(f"unknown pair {pair!r}; known: {', '.join(PAIRS)}")
+
+
+def versions() -> dict:
+    out = {"torch": torch.__version__}
+    for name in ("braindecode", "torcheeg", "numpy"):
+        try:
+            out[name] = __import__(name).__version__
+        except Exception as e:  # pragma: no cover - a missing peer package
+            out[name] = f"unavailable ({type(e).__name__})"
+    return out
+
+
+def time_step(cfg: dict, device: torch.device) -> dict:
+    seed = int(cfg.get("seed", 0))
+    torch.manual_seed(seed)
+    model = build(cfg).to(device)
+    model.train()
+    gen = torch.Generator().manual_seed(seed + 1)
+    B = int(cfg["batch"])
+    x = torch.randn((B, *cfg["input_shape"]), generator=gen).to(device)
+    y = torch.randint(0, int(cfg["n_classes"]), (B,), generator=gen).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(max(0, int(cfg.get("warmup", 2)))):
+        step()
+    sync()
+    times = []
+    for _ in range(max(1, int(cfg.get("repeats", 5)))):
+        t0 = time.perf_counter()
+        loss = step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    if not torch.isfinite(loss.detach()).item():
+        raise SystemExit(f"{cfg['pair']}: non-finite loss {loss.item()}")
+    step_s = statistics.median(times)
+    return {**cfg, "step_s": step_s, "samples_per_s": B / step_s, "times_s": times,
+            "n_params": sum(p.numel() for p in model.parameters()), "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, required=True, help="torch.set_num_threads(N): JAX's core count")
+    ap.add_argument("--config", required=True, help="JSON object (see the module docstring)")
+    ap.add_argument("--device", default="auto", help="auto (cuda if torch sees one, else cpu), cpu or cuda")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")  # braindecode 0.8.1's LogSoftmax deprecation notice
+    cfg = json.loads(args.config)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    out = time_step(cfg, device)
+    out.update(threads=torch.get_num_threads(), interop_threads=torch.get_num_interop_threads(), versions=versions())
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Markdown tables from the benchmark JSON files (``benchmarks/results/<device>/*.json``).
+
+``render(folder)`` gives one device's tables; ``update_readme(readme, results)`` replaces the
+block between ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` of the README with
+the tables of every device folder. Nothing here measures: the README's numbers are exactly
+those in the JSON files.
+
+Usage::
+
+    python benchmarks/report.py [--results benchmarks/results] [--readme README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def _load(folder: Path, name: str) -> dict | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _fmt(v, digits: int = 1, scale: float = 1.0) -> str:
+    if v is None:
+        return "—"
+    try:
+        return f"{float(v) * scale:,.{digits}f}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _env_line(res: dict) -> str:
+    env = res.get("environment", {})
+    quick = " **(--quick: a smoke test, not a result)**" if res.get("quick") else ""
+    return (f"{env.get('date', '?')[:10]}, {env.get('device_kind', '?')} ({env.get('cores', '?')} cores, "
+            f"{env.get('n_devices', '?')} device(s)), jax {env.get('jax', '?')}{quick}")
+
+
+def attention_md(res: dict) -> list[str]:
+    rows = []
+    for r in res.get("results", []):
+        shape = r.get("shape", {})
+        rows.append([r.get("core", "?"), r.get("impl", "?"), r.get("dtype", "?"), r.get("pass", "?"),
+                     str(r.get("tokens", "")), " ".join(f"{k}={v}" for k, v in shape.items()),
+                     _fmt(r.get("time_s"), 3, 1e3), _fmt(r.get("flops_per_s"), 2, 1e-9),
+                     _fmt(r.get("peak_fraction"), 1, 100), _fmt(r.get("memory_bytes"), 1, 1e-6),
+                     _fmt(r.get("ratio_vs_torch"), 2), r.get("error", "")[:60] if r.get("error") else ""])
+    out = ["### Attention cores", "", _env_line(res), ""]
+    out += _table(["core", "impl", "dtype", "pass", "tokens", "shape", "ms", "GFLOP/s", "% peak", "MB",
+                   "torch time / jeeg time", "note"], rows)
+    if res.get("peer_error"):
+        out += ["", f"PyTorch peer not run: {res['peer_error']}"]
+    return out
+
+
+def _model(m) -> str:
+    if isinstance(m, dict) and "name" in m:
+        kw = ", ".join(f"{k}={v}" for k, v in (m.get("kwargs") or {}).items())
+        return f"`{m['name']}({kw})`"
+    return str(m)
+
+
+def train_steps_md(res: dict) -> list[str]:
+    rows = []
+    for r in res.get("results", []):
+        reached = r.get("reached")
+        rows.append([r.get("pair", "?"), _model(r.get("jeeg_model", "")), r.get("peer", "?"), str(r.get("batch", "")),
+                     _fmt(r.get("jeeg_samples_per_s")), _fmt(r.get("peer_samples_per_s")), _fmt(r.get("ratio"), 2),
+                     f"≥ {_fmt(r.get('target'), 0)}x", "—" if reached is None else ("yes" if reached else "**no**")])
+    out = ["### Train steps: jeeg against its PyTorch peer (samples/s, same run)", "", _env_line(res), ""]
+    out += _table(["pair", "jeeg model", "peer", "batch", "jeeg samples/s", "peer samples/s", "ratio", "target",
+                   "reached"], rows)
+    if res.get("peer_error"):
+        out += ["", f"PyTorch peers not run: {res['peer_error']}"]
+    return out
+
+
+def members_md(res: dict) -> list[str]:
+    rows = [[str(r["K"]), _fmt(r["parallel_samples_per_s"]), _fmt(r["sequential_samples_per_s"]),
+             _fmt(r["speedup_vs_sequential"], 2)] for r in res.get("results", [])]
+    out = ["### Member scaling (STFF-DA train step, batch 16 per member)", "", _env_line(res), ""]
+    return out + _table(["K", "K members in one program, samples/s", "loop over K, samples/s", "speed-up"], rows)
+
+
+def end_to_end_md(res: dict) -> list[str]:
+    par, seq = res.get("member_parallel", {}), res.get("sequential", {})
+    rows = [[f"subjects {res.get('subjects')}", str(res.get("n_trials")), str(res.get("max_epochs")),
+             f"{_fmt(par.get('wall_s'), 0)} s ({par.get('n_programs')} program(s))", f"{_fmt(seq.get('wall_s'), 0)} s",
+             _fmt(res.get("speedup_parallel_vs_sequential"), 2),
+             f"{_fmt(par.get('mean_accuracy'), 1, 100)} / {_fmt(seq.get('mean_accuracy'), 1, 100)}"]]
+    out = ["### End to end: within-subject 5-fold CV of STFF-DA on EEGMMIDB", "", _env_line(res), ""]
+    return out + _table(["data", "trials", "max epochs", "member-parallel", "sequential", "speed-up",
+                         "mean accuracy % (parallel / sequential)"], rows)
+
+
+SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("members_scaling", members_md),
+            ("end_to_end", end_to_end_md))
+
+
+def render(folder: Path) -> str:
+    """Markdown tables of every benchmark JSON in one device folder."""
+    lines = [f"## Benchmarks on `{folder.name}`", ""]
+    for name, fn in SECTIONS:
+        res = _load(folder, name)
+        if res is not None:
+            lines += [*fn(res), ""]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, results: Path) -> None:
+    """Replace the README's benchmark block with the tables of every device folder in ``results``.
+
+    Raises
+    ------
+    ValueError
+        If the README has no ``<!-- benchmarks:start -->`` … ``<!-- benchmarks:end -->`` block.
+    """
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{readme} has no {START} ... {END} block to fill")
+    body = "\n".join(render(f).replace("## Benchmarks on", "#### Benchmarks on", 1).replace("\n### ", "\n##### ")
+                     for f in sorted(p for p in results.iterdir() if p.is_dir()))
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n<!-- generated by benchmarks/report.py from {results.name}/*/*.json; "
+                      f"do not edit -->\n\n{body}\n{END}{tail}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--readme", default=None)
+    args = ap.parse_args()
+    results = Path(args.results)
+    for folder in sorted(p for p in results.iterdir() if p.is_dir()):
+        (folder / "README.md").write_text(render(folder))
+        print(render(folder))
+    if args.readme:
+        update_readme(Path(args.readme), results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""Train steps: samples/s of one training step of each jeeg model against its PyTorch peer, same run.
+
+Three pairs, each on both sides with the same batch, input shape, class count, loss
+(softmax cross-entropy on logits) and optimiser (AdamW, same lr and weight decay; no lr schedule):
+
+=================================  ==============================  =====================================
+pair                               jeeg (registry name, kwargs)    PyTorch peer (peers venv)
+=================================  ==============================  =====================================
+``eegnet``                         ``eegnet`` {}                   braindecode 0.8.1 ``EEGNetv4(n_chans=64,
+                                                                   n_outputs=2, n_times=640)``
+``sst_emotionnet``                 ``sst_emotionnet``              TorchEEG 1.1.3 ``SSTEmotionNet()``
+                                   {variant: torcheeg, 32 x 32,    defaults: grid (32, 32), 5 + 25 maps,
+                                   5 bands, 25 frames}             ``num_classes=3``
+``msc_transformer_vs_eegconformer`` ``msc_t3am`` {pool: 6,          braindecode 0.8.1 ``EEGConformer(n_chans=64,
+                                   msc: False}                     n_outputs=2, n_times=640,
+                                                                   final_fc_length="auto",
+                                                                   add_log_softmax=False)``
+=================================  ==============================  =====================================
+
+Shapes, batches and optimisers, and where they come from:
+
+* ``eegnet``: EEGMMIDB left vs right fist, 64 channels x 640 samples (4 s at 160 Hz), 2 classes
+  (``experiments/stff_da_eegmmidb.py``); batch 64 (the issue's choice; architectures.md gives
+  EEGNet no batch of its own, only MSC-T3AM's 16 when it is the teacher); AdamW lr 1e-3,
+  weight decay 1e-4 (Adam's default lr as in Lawhern et al. 2018; jeeg's TrainConfig defaults).
+  Both sides at braindecode's defaults (F1 8, D 2, F2 16, temporal kernel 64), so the two
+  networks are the same function class (jeeg's first BatchNorm drops its cancelled affine,
+  module docstring of ``jeeg.models.eegnet``).
+* ``sst_emotionnet``: TorchEEG's ``SSTEmotionNet`` defaults — input (batch, 5 + 25, 32, 32):
+  5 spectral (DE band) maps then 25 temporal maps on a 32 x 32 electrode grid, 3 classes
+  (SEED); jeeg's ``variant="torcheeg"`` is TorchEEG's port (architectures.md §2). Batch 64 and
+  Adam lr 1e-4 without weight decay (AdamW with decay 0) as the official training
+  (architectures.md §2, ``config/SEED.ini``).
+* ``msc_transformer_vs_eegconformer``: jeeg's MSC-T3AM with plain multi-head attention
+  (``msc=False``; ``pool=6``: 106 tokens at 160 Hz), exactly the ``no_msc`` mode of
+  ``experiments/msc_t3am_eegmmidb.py``, against braindecode's EEG-Conformer, the model MSC-T3AM's
+  transformer was adapted from (the reference's ``Acknowledgements.txt``). The two are NOT the
+  same network (EEG-Conformer: 40 temporal filters, 37 tokens of width 40, 6 encoder layers;
+  MSC-T3AM: 10-wide tokens, 3 layers, FT_A gates; the rows carry each side's parameter count):
+  this pair compares the nearest transformer models of the two ecosystems, not one model in two
+  frameworks. EEGMMIDB shapes as ``eegnet``; batch 16 and AdamW lr 1e-2, weight decay 1e-2, the
+  MSC-T3AM reference's training (architectures.md §1) and jeeg's EEGMMIDB experiment.
+
+What is timed (conventions.md §3):
+
+* jeeg: ``Trainer.train_step`` — the jitted, member-vmapped step that ``Trainer.fit`` runs —
+  for ONE member (K = 1) on one device: gather the batch from the device-resident dataset
+  (``X[batch_idx]``), forward in train mode (dropout, BatchNorm batch statistics), cross-entropy,
+  backward, AdamW update, weight constraints (EEGNet's max-norm), the finite check and masked
+  select. Compiled ahead of time (``jeeg_compile_s``, reported apart), warmed up, inputs on the
+  device, ``block_until_ready``, median of ``repeats`` calls. The member axis of one is what a
+  single jeeg run trains; the gather is jeeg's real input path (the peer gets its batch as a
+  ready tensor, which favours the peer).
+* peer: ``benchmarks/peers/train_step_peer.py`` in the peers venv, as a subprocess of this run
+  (``harness.run_peer``), ``torch.set_num_threads`` = JAX's core count: in train mode
+  ``zero_grad`` → forward → ``CrossEntropyLoss`` → ``backward`` → ``AdamW.step``, on one fixed
+  synthetic batch, warmed up, median of ``repeats`` steps.
+
+``ratio`` = jeeg samples/s ÷ peer samples/s (> 1: jeeg faster); ``target`` is 2 on a CPU and 3 on
+a GPU (the issue's). ``reached`` is only set when both sides ran on the same kind of device: the
+peers venv holds a CPU-only torch, so on a GPU ``reached`` stays None and a note says why.
+Inputs are synthetic (N(0, 1), fixed seeds); speed does not depend on the values.
+
+Usage::
+
+    JEEG_PEERS_PYTHON=/path/to/peers-venv/bin/python \\
+        python benchmarks/train_steps.py [--quick] [--out benchmarks/results] [--no-peers]
+        [--pairs eegnet,sst_emotionnet,msc_transformer_vs_eegconformer] [--repeats N]
+
+``--quick``: batches 16 / 4 / 8 (EEGNet / SST / MSC), 2 repeats, 1 warm-up: a smoke test whose
+numbers are not results. Writes ``<out>/<device>/train_steps.json`` (``harness.write_result``)
+and prints the ratio table to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+try:
+    from benchmarks import harness
+except ImportError:  # run as a script, or imported by run_all.py with benchmarks/ on sys.path
+    import harness
+
+EEGMMIDB = dict(n_chans=64, n_times=640, sfreq=160.0)
+
+#: pair → jeeg model, peer, shapes, batch (full, quick), optimiser. See the module docstring.
+PAIRS: dict[str, dict] = {
+    "eegnet": dict(
+        model="eegnet", kwargs={}, peer="braindecode.EEGNetv4", **EEGMMIDB, n_classes=2,
+        batch=64, quick_batch=16, lr=1e-3, weight_decay=1e-4),
+    "sst_emotionnet": dict(
+        model="sst_emotionnet",
+        kwargs={"variant": "torcheeg", "grid_shape": [32, 32], "n_bands": 5, "n_frames": 25},
+        peer="torcheeg.SSTEmotionNet", **EEGMMIDB, n_classes=3,
+        batch=64, quick_batch=4, lr=1e-4, weight_decay=0.0,
+        # --quick: one layer per dense block on both sides (DenseNet depth 10), to compile faster in CI
+        quick_kwargs={"spectral_depth": 10, "temporal_depth": 10}),
+    "msc_transformer_vs_eegconformer": dict(
+        model="msc_t3am", kwargs={"pool": 6, "msc": False}, peer="braindecode.EEGConformer", **EEGMMIDB,
+        n_classes=2, batch=16, quick_batch=8, lr=1e-2, weight_decay=1e-2),
+}
+
+
+def _optimizer_name(spec: dict) -> str:
+    return f"adamw lr {spec['lr']:g} weight_decay {spec['weight_decay']:g} (constant lr)"
+
+
+def jeeg_step(spec: dict, batch: int, repeats: int, warmup: int, seed: int = 0) -> dict:
+    """Compile and time jeeg's ``Trainer.train_step`` for one member at ``batch``."""
+    from jeeg.train import TrainConfig, Trainer, member_mesh
+
+    cfg = TrainConfig(batch_size=batch, lr=spec["lr"], weight_decay=spec["weight_decay"], schedule="constant")
+    tr = Trainer(spec["model"], dict(spec["kwargs"]), spec["n_chans"], spec["n_classes"], spec["n_times"],
+                 spec["sfreq"], cfg, batch_size=batch, n_train_pad=batch, n_eval_pad=batch,
+                 mesh=member_mesh(jax.devices()[:1]))  # one member on one device
+    rng = np.random.default_rng(seed)
+    n_data = 2 * batch  # the dataset the batch is gathered from (device-resident, as in fit)
+    X = rng.standard_normal((n_data, *tr.input_shape)).astype(np.float32)
+    Y = rng.integers(0, spec["n_classes"], n_data).astype(np.int32)
+    Xd, Yd = tr.put_data(X, Y)
+    keys = jax.random.wrap_key_data(tr.put_members(np.asarray(jax.random.key_data(jax.random.key(seed)))[None]))
+    lr, wd = (tr.put_members(np.full(1, v, np.float32)) for v in (spec["lr"], spec["weight_decay"]))
+    state = tr.init(keys, lr, wd)
+    idx = tr.put_members(rng.permutation(n_data)[:batch].astype(np.int32)[None])
+    do = tr.put_members(np.ones(1, bool))
+    args = (state, Xd, Yd, idx, do, keys, lr, wd)
+    compiled, compile_s = harness.compile_timed(tr.train_step, *args)
+    _, loss, _, failed = jax.block_until_ready(compiled(*args))
+    if not np.isfinite(np.asarray(loss)).all() or np.asarray(failed).any():
+        raise RuntimeError(f"jeeg {spec['model']}: the train step gave a non-finite loss {np.asarray(loss)}")
+    step_s = harness.median_time(lambda: compiled(*args), repeats=repeats, warmup=warmup)
+    n_params = sum(int(np.prod(a.shape[1:])) for a in jax.tree.leaves(state.params))
+    return {"step_s": step_s, "compile_s": compile_s, "samples_per_s": batch / step_s, "n_params": n_params,
+            "input_shape": list(tr.input_shape)}
+
+
+def peer_step(pair: str, spec: dict, batch: int, input_shape: list[int], repeats: int, warmup: int,
+              timeout: float) -> dict:
+    """Run ``peers/train_step_peer.py`` for ``pair`` in the peers venv; its JSON result."""
+    cfg = {"pair": pair, "batch": batch, "input_shape": input_shape, "n_classes": spec["n_classes"],
+           "lr": spec["lr"], "weight_decay": spec["weight_decay"], "repeats": repeats, "warmup": warmup, "seed": 0,
+           "model_kwargs": {k: v for k, v in spec["kwargs"].items() if k in ("spectral_depth", "temporal_depth")}}
+    return harness.run_peer("train_step_peer.py", ["--config", json.dumps(cfg)], timeout=timeout)
+
+
+def _ratio_table(rows: list[dict]) -> str:
+    head = f"{'pair':34s} {'batch':>5s} {'jeeg samples/s':>14s} {'peer samples/s':>14s} {'ratio':>7s} {'target':>6s}  reached"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        peer = r.get("peer_samples_per_s")
+        ratio = r.get("ratio")
+        lines.append(f"{r['pair']:34s} {r['batch']:5d} {r['jeeg_samples_per_s']:14.1f} "
+                     f"{'—' if peer is None else f'{peer:.1f}':>14s} {'—' if ratio is None else f'{ratio:.2f}':>7s} "
+                     f"{r['target']:6.1f}  {'—' if r['reached'] is None else ('yes' if r['reached'] else 'NO')}"
+                     + (f"  ({r['peer_error'][:80]})" if r.get("peer_error") else ""))
+    return "\n".join(lines)
+
+
+def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] | None = None,
+        repeats: int | None = None) -> dict:
+    """Time every pair (jeeg, then its peer), write ``<out>/<device>/train_steps.json``, return the result.
+
+    ``peers=False`` (or no peers venv, or a failing peer) leaves the peer fields None and records
+    ``peer_error`` in the row (and at the top level if no peer ran at all).
+    """
+    t_start = time.perf_counter()
+    names = list(PAIRS) if pairs is None else list(pairs)
+    unknown = [n for n in names if n not in PAIRS]
+    if unknown:
+        raise ValueError(f"unknown pair(s) {unknown}; known: {', '.join(PAIRS)}")
+    repeats = repeats or (2 if quick else 5)
+    warmup = 1 if quick else 2
+    platform = jax.devices()[0].platform
+    target = 2.0 if platform == "cpu" else 3.0
+    peer_timeout = 600 if quick else 1800
+    rows, peer_env = [], None
+    for name in names:
+        spec = PAIRS[name]
+        batch = spec["quick_batch"] if quick else spec["batch"]
+        if quick and spec.get("quick_kwargs"):
+            spec = {**spec, "kwargs": {**spec["kwargs"], **spec["quick_kwargs"]}}
+        harness.log(f"train_steps: {name}, jeeg {spec['model']} {spec['kwargs']}, batch {batch}")
+        j = jeeg_step(spec, batch, repeats, warmup)
+        row = {
+            "pair": name,
+            "jeeg_model": {"name": spec["model"], "kwargs": dict(spec["kwargs"])},
+            "peer": spec["peer"],
+            "batch": batch,
+            "input_shape": j["input_shape"],
+            "n_classes": spec["n_classes"],
+            "optimizer": _optimizer_name(spec),
+            "loss": "softmax cross-entropy (mean over the batch)",
+            "jeeg_step_s": j["step_s"],
+            "jeeg_compile_s": j["compile_s"],
+            "jeeg_samples_per_s": j["samples_per_s"],
+            "jeeg_n_params": j["n_params"],
+            "jeeg_platform": platform,
+            "peer_step_s": None,
+            "peer_samples_per_s": None,
+            "peer_n_params": None,
+            "peer_device": None,
+            "ratio": None,
+            "target": target,
+            "reached": None,
+        }
+        harness.log(f"  jeeg: {j['samples_per_s']:.1f} samples/s ({j['step_s'] * 1e3:.1f} ms/step, "
+                    f"compile {j['compile_s']:.1f} s)")
+        if not peers:
+            row["peer_error"] = "not run (--no-peers)"
+        else:
+            try:
+                p = peer_step(name, spec, batch, j["input_shape"], repeats, warmup, peer_timeout)
+            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                row["peer_error"] = f"{type(e).__name__}: {e}"
+                harness.log(f"  peer failed: {row['peer_error'][:300]}")
+            else:
+                peer_env = peer_env or {"threads": p.get("threads"), "interop_threads": p.get("interop_threads"),
+                                        "versions": p.get("versions"), "device": p.get("device_name")}
+                row.update(peer_step_s=p["step_s"], peer_samples_per_s=p["samples_per_s"],
+                           peer_n_params=p.get("n_params"), peer_device=p.get("device"), peer_times_s=p.get("times_s"))
+                row["ratio"] = row["jeeg_samples_per_s"] / row["peer_samples_per_s"]
+                same_kind = (platform == "cpu") == (str(p.get("device", "cpu")) == "cpu")
+                if same_kind:
+                    row["reached"] = bool(row["ratio"] >= target)
+                else:
+                    row["note"] = (f"peer ran on {p.get('device')} and jeeg on {platform}: not the same kind of "
+                                   "device, so the target is not judged")
+                harness.log(f"  peer: {p['samples_per_s']:.1f} samples/s ({p['step_s'] * 1e3:.1f} ms/step); "
+                            f"ratio {row['ratio']:.2f}")
+        rows.append(row)
+    result = {"results": rows, "quick": bool(quick), "repeats": repeats, "warmup": warmup,
+              "peer_threads": harness.n_cores(), "peer_environment": peer_env,
+              "wall_s": time.perf_counter() - t_start}
+    errors = {r.get("peer_error") for r in rows}
+    if rows and all(r.get("peer_error") for r in rows):
+        result["peer_error"] = "; ".join(sorted(e for e in errors if e))[:500]
+    path = harness.write_result("train_steps", result, out)
+    harness.log("\n" + _ratio_table(rows))
+    harness.log(f"wrote {path} ({result['wall_s']:.0f} s)")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small batches, 2 repeats (a smoke test)")
+    ap.add_argument("--out", default=None, help=f"results folder (default {harness.RESULTS})")
+    ap.add_argument("--no-peers", dest="peers", action="store_false", help="skip the PyTorch peers")
+    ap.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated subset of {', '.join(PAIRS)}")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 5; --quick 2)")
+    args = ap.parse_args(argv)
+    run(args.quick, Path(args.out) if args.out else None, peers=args.peers,
+        pairs=[p for p in args.pairs.split(",") if p], repeats=args.repeats)
+
+
+if __name__ == "__main__":
+    main()

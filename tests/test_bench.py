@@ -1,0 +1,56 @@
+"""``jeeg bench --quick``: every benchmark runs end to end and the tables render from its JSON.
+
+The quick mode uses small sizes and one or two repeats; its numbers are a smoke test (CI's
+2 shared cores), so the test checks structure and finiteness, never speed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jeeg.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNE_DATA", str(eegmmidb_root))
+    out = tmp_path / "results"
+    peers = bool(os.environ.get("JEEG_PEERS_PYTHON"))
+    assert main(["bench", "--quick", "--out", str(out), *([] if peers else ["--no-peers"])]) == 0
+    (device,) = [p for p in out.iterdir() if p.is_dir()]
+    names = {p.stem for p in device.glob("*.json")}
+    assert names == {"attention", "train_steps", "members_scaling", "end_to_end"}
+    for name in names:
+        res = json.loads((device / f"{name}.json").read_text())
+        assert res["quick"] is True and res["environment"]["jax"]
+    att = json.loads((device / "attention.json").read_text())
+    cores = {r["core"] for r in att["results"] if "error" not in r}
+    assert {"msc_self_attention", "mha", "stff_additive", "sst_spatial", "sst_spectral_temporal"} <= cores
+    assert all(math.isfinite(r["time_s"]) and r["time_s"] > 0 for r in att["results"] if "error" not in r)
+    steps = json.loads((device / "train_steps.json").read_text())
+    assert {r["pair"] for r in steps["results"]} == {"eegnet", "sst_emotionnet", "msc_transformer_vs_eegconformer"}
+    for r in steps["results"]:
+        assert r["jeeg_samples_per_s"] > 0
+        if peers:  # the peer ran in the same benchmark run, and the ratio is theirs
+            assert r["ratio"] == pytest.approx(r["jeeg_samples_per_s"] / r["peer_samples_per_s"], rel=1e-6)
+    if peers:
+        assert "torch_sdpa" in cores
+    e2e = json.loads((device / "end_to_end.json").read_text())
+    assert e2e["member_parallel"]["n_members"] == e2e["sequential"]["n_members"] == 5
+    assert e2e["sequential"]["members_per_program"] == 1
+    # The tables come from the JSON: rendered per device, and into a README's benchmark block.
+    table = (device / "README.md").read_text()
+    assert "### Attention cores" in table and "--quick: a smoke test" in table
+    readme = tmp_path / "README.md"
+    shutil.copy(REPO / "README.md", readme)
+    assert main(["bench", "--only", "", "--out", str(out), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert f"#### Benchmarks on `{device.name}`" in text and "##### Train steps" in text
