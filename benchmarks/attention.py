@@ -71,6 +71,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,26 +82,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-try:
-    from benchmarks.harness import (
-        compile_timed,
-        log,
-        median_time,
-        n_cores,
-        peak_flops,
-        run_peer,
-        write_result,
-    )
-except ImportError:  # run as a script
-    from harness import (
-        compile_timed,
-        log,
-        median_time,
-        n_cores,
-        peak_flops,
-        run_peer,
-        write_result,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
+from harness import compile_timed, log, median_time, n_cores, peak_flops, run_peer, write_result  # noqa: E402
 
 BATCH = 16  # jeeg's experiments on EEGMMIDB train all three models with batch 16
 MSC_TOKENS, MSC_EMB, MSC_HEADS = 106, 10, 10  # MSC-T3AM, EEGMMIDB, pool=6 (experiments/msc_t3am_eegmmidb.py)

@@ -25,14 +25,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-try:
-    from benchmarks.harness import log, write_result
-except ImportError:  # run as a script
-    from harness import log, write_result
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
+from harness import log, write_result  # noqa: E402
 
 
 def config(subjects: str, max_epochs: int) -> dict:

@@ -77,16 +77,15 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
-try:
-    from benchmarks import harness
-except ImportError:  # run as a script, or imported by run_all.py with benchmarks/ on sys.path
-    import harness
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
+import harness  # noqa: E402
 
 EEGMMIDB = dict(n_chans=64, n_times=640, sfreq=160.0)
 
