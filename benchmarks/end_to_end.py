@@ -18,7 +18,8 @@ Usage::
 
     python benchmarks/end_to_end.py [--quick] [--subjects 1-17] [--out benchmarks/results]
 
-``--quick``: subject 1, 2 epochs. Real recordings come from ``MNE_DATA`` (``../shared/data``'s
+Default subjects: 1-17 on an accelerator, 1-5 on a CPU (the 17-subject member-parallel and
+sequential runs take hours on 2 cores); ``--quick``: subject 1, 2 epochs. Real recordings come from ``MNE_DATA`` (``../shared/data``'s
 ``prepare.sh``); writes ``<out>/<device>/end_to_end.json``.
 """
 
@@ -46,7 +47,10 @@ def run(quick: bool = False, out=None, subjects: str | None = None) -> dict:
     from jeeg.config import make_config
     from jeeg.cv import CVRun, load_for_config, prepare_out_dir
 
-    subjects = subjects or ("1" if quick else "1-17")
+    import jax
+
+    # A CPU does 1-5 (17 subjects, sequential and member-parallel, take hours on 2 cores).
+    subjects = subjects or ("1" if quick else "1-5" if jax.devices()[0].platform == "cpu" else "1-17")
     max_epochs = 2 if quick else 30
     base = make_config(config(subjects, max_epochs), "end_to_end")
     t0 = time.perf_counter()
@@ -78,7 +82,7 @@ def run(quick: bool = False, out=None, subjects: str | None = None) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="subject 1, 2 epochs")
-    ap.add_argument("--subjects", default=None, help="e.g. 1-17 (default; --quick: 1)")
+    ap.add_argument("--subjects", default=None, help="e.g. 1-17 (default on an accelerator; CPU: 1-5; --quick: 1)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     run(args.quick, args.out, args.subjects)

@@ -1,6 +1,6 @@
 """Markdown tables from the benchmark JSON files (``benchmarks/results/<device>/*.json``).
 
-``render(folder)`` gives one device's tables; ``update_readme(readme, results)`` replaces the
+``render(folder)`` gives one device's tables, ``plot(folder)`` its PNG plots; ``update_readme(readme, results)`` replaces the
 block between ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` of the README with
 the tables of every device folder. Nothing here measures: the README's numbers are exactly
 those in the JSON files.
@@ -105,6 +105,66 @@ SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("memb
             ("end_to_end", end_to_end_md))
 
 
+def plot(folder: Path) -> list[Path]:
+    """PNG plots beside the JSON files: attention time against tokens per core and pass, train-step
+    samples/s of jeeg and its peer, end-to-end wall time. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    att = _load(folder, "attention")
+    if att is not None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+        for ax, pas in zip(axes, ("fwd", "fwd+bwd")):
+            series: dict[str, list] = {}
+            for r in att.get("results", []):
+                if r.get("pass") == pas and r.get("time_s") and not r.get("error"):
+                    name = f"{r['core']} ({r['impl']}, {r['dtype']}{', wide' if 'wide' in str(r.get('scale')) else ''})"
+                    series.setdefault(name, []).append((r["tokens"], r["time_s"] * 1e3))
+            for name, pts in sorted(series.items()):
+                pts.sort()
+                ax.plot(*zip(*pts), "o-", label=name, ms=3)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("tokens (or steps / grid cells / depth)")
+            ax.set_title(pas, fontsize=9)
+        axes[0].set_ylabel("ms (median)")
+        axes[1].legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(folder / "attention.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / "attention.png")
+    steps = _load(folder, "train_steps")
+    if steps is not None and steps.get("results"):
+        rows = steps["results"]
+        x = range(len(rows))
+        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        ax.bar([i - 0.2 for i in x], [r.get("jeeg_samples_per_s") or 0 for r in rows], 0.4, label="jeeg")
+        ax.bar([i + 0.2 for i in x], [r.get("peer_samples_per_s") or 0 for r in rows], 0.4, label="PyTorch peer")
+        ax.set_xticks(list(x), [f"{r['pair']}\n(batch {r['batch']})" for r in rows], fontsize=7)
+        ax.set_ylabel("train-step samples/s")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / "train_steps.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / "train_steps.png")
+    e2e = _load(folder, "end_to_end")
+    if e2e is not None:
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        names = ["member_parallel", "sequential"]
+        ax.bar(names, [e2e.get(n, {}).get("wall_s", 0) for n in names])
+        ax.set_ylabel("wall time (s)")
+        ax.set_title(f"5-fold CV, subjects {e2e.get('subjects')}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(folder / "end_to_end.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / "end_to_end.png")
+    return written
+
+
 def render(folder: Path) -> str:
     """Markdown tables of every benchmark JSON in one device folder."""
     lines = [f"## Benchmarks on `{folder.name}`", ""]
@@ -142,6 +202,7 @@ def main() -> None:
     results = Path(args.results)
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):
         (folder / "README.md").write_text(render(folder))
+        plot(folder)
         print(render(folder))
     if args.readme:
         update_readme(Path(args.readme), results)

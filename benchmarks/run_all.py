@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for folder in sorted(p for p in out.iterdir() if p.is_dir()) if out.is_dir() else []:
         (folder / "README.md").write_text(report.render(folder))
+        report.plot(folder)
     if args.readme:
         report.update_readme(Path(args.readme), out)
     if failed:

@@ -49,6 +49,8 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     # The tables come from the JSON: rendered per device, and into a README's benchmark block.
     table = (device / "README.md").read_text()
     assert "### Attention cores" in table and "--quick: a smoke test" in table
+    assert {p.name for p in device.glob("*.png")} >= {"attention.png", "train_steps.png", "end_to_end.png",
+                                                       "members_scaling.png"}
     readme = tmp_path / "README.md"
     shutil.copy(REPO / "README.md", readme)
     assert main(["bench", "--only", "", "--out", str(out), "--readme", str(readme)]) == 0
