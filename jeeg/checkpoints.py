@@ -41,14 +41,15 @@ def restore_raw(path: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------ teacher runs
-def _teacher_config(cfg: CVConfig) -> tuple[Path, CVConfig]:
+def _run_config(directory: str, what: str, model: str) -> tuple[Path, CVConfig]:
+    """The directory and configuration of the finished run another run reads (``what``: its key)."""
     from jeeg.config import make_config
 
-    run = Path(cfg.teacher_run)
+    run = Path(directory)
     path = run / "config.json"
     if not path.is_file():
-        raise ConfigError(f"teacher_run {run}: no config.json there; give the directory of a finished `jeeg cv --model "
-                          f"{cfg.teacher}` run")
+        raise ConfigError(f"{what} {run}: no config.json there; give the directory of a finished `jeeg cv --model "
+                          f"{model}` run")
     return run, make_config(json.loads(path.read_text())["config"], str(path))
 
 
@@ -64,7 +65,7 @@ def check_teacher_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
         other data, folds, seed or protocol (the differing keys are named), is a sweep, is
         unfinished, or kept no checkpoints.
     """
-    run, tcfg = _teacher_config(cfg)
+    run, tcfg = _run_config(cfg.teacher_run, "teacher_run", cfg.teacher)
     if tcfg.model != cfg.teacher:
         raise ConfigError(f"teacher_run {run} trained model {tcfg.model!r}, not the teacher {cfg.teacher!r}; "
                           f"train the teacher with `jeeg cv --model {cfg.teacher}` on the same data and folds")
@@ -116,14 +117,7 @@ def check_init_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
         used other data, folds, seed or protocol (the keys are named), is a sweep, is unfinished
         or kept no checkpoints.
     """
-    from jeeg.config import make_config
-
-    run = Path(cfg.init_run)
-    path = run / "config.json"
-    if not path.is_file():
-        raise ConfigError(f"init_run {run}: no config.json there; give the directory of a finished `jeeg cv` run of "
-                          f"{cfg.model!r}")
-    icfg = make_config(json.loads(path.read_text())["config"], str(path))
+    run, icfg = _run_config(cfg.init_run, "init_run", cfg.model)
     if icfg.model != cfg.model or dict(icfg.model_kwargs) != dict(cfg.model_kwargs):
         raise ConfigError(f"init_run {run} trained {icfg.model!r} with {icfg.model_kwargs}; this run trains "
                           f"{cfg.model!r} with {cfg.model_kwargs}: they must be equal")

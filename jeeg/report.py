@@ -70,8 +70,7 @@ def results_table(metrics: dict, over: str = "over_subjects") -> Table:
     for task, by_model in metrics["aggregate"].items():
         for model, agg in by_model.items():
             t.add_row(task, model_label(metrics, model), *(_cell(agg[over], k) for k in METRIC_KEYS))
-    if dropped_note(metrics):
-        t.caption = dropped_note(metrics)
+    t.caption = dropped_note(metrics) or None
     return t
 
 
@@ -83,8 +82,8 @@ def markdown_table(metrics: dict, over: str = "over_subjects") -> str:
         for model, agg in by_model.items():
             cells = [task, model_label(metrics, model), *(_cell(agg[over], k) for k in METRIC_KEYS)]
             lines.append("| " + " | ".join(cells) + " |")
-    if dropped_note(metrics):
-        lines += ["", dropped_note(metrics)]
+    if note := dropped_note(metrics):
+        lines += ["", note]
     return "\n".join(lines)
 
 
