@@ -87,8 +87,21 @@ def environment() -> dict[str, Any]:
         "n_devices": jax.device_count(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
+        "cpu_model": cpu_model(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
+
+
+def cpu_model() -> str:
+    """The host CPU's model name (``/proc/cpuinfo``'s "model name" on Linux), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def prepare_out_dir(out: Path, overwrite: bool, clear: bool = True) -> None:

@@ -32,6 +32,7 @@ def test_quick_cv_writes_every_artefact(eegmmidb_root, cache_dir, tmp_path, caps
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["config"]["subjects"] == [1, 2] and cfg["config"]["max_epochs"] == 2
     assert cfg["environment"]["backend"] == "cpu"
+    assert cfg["environment"]["cpu_model"] not in ("", "unknown")  # which CPU a result was measured on
     m = json.loads((out / "metrics.json").read_text())
     assert m["models"] == ["stff_da", "csp_lda", "logvar_lr"]
     # 2 subjects x 5 folds x 3 models, every fold with the five metrics in [-1, 1].

@@ -174,6 +174,21 @@ def test_multi_action_s001(eegmmidb_root, cache_dir):
     assert ds.X.shape == (180, 64, 640) and sorted(set(ds.run.tolist())) == list(range(3, 15))
 
 
+def test_run_type_rest_labels_rest_periods_by_run_kind(eegmmidb_root, cache_dir):
+    # The control task of experiments/eegmmidb_run_confound.py: T0 rest periods, labelled by run kind.
+    prep = Preprocessing(tmin=1.0, tmax=4.0)
+    rest = load_eegmmidb(1, "run_type_rest", runs=[3, 6], data_dir=eegmmidb_root, cache_dir=cache_dir, preprocessing=prep)
+    cue = load_eegmmidb(1, "multi_action", runs=[3, 6], data_dir=eegmmidb_root, cache_dir=cache_dir, preprocessing=prep)
+    assert rest.X.shape == (30, 64, 480) and rest.class_names == TASKS["run_type_rest"].classes
+    names = np.asarray(rest.class_names)[rest.y]
+    assert set(names[rest.run == 3]) == {"left_right_executed"} and set(names[rest.run == 6]) == {"fists_feet_imagined"}
+    for r in (3, 6):  # rests and cues alternate, 4.2 s apart: every rest window ends before the next cue
+        t0, t12 = rest.onset[rest.run == r], cue.onset[cue.run == r]
+        assert len(t0) == len(t12) == 15 and t0[0] == 0.0
+        assert np.allclose(t12 - t0, 4.2, atol=0.05) and (t0 + 4.0 <= t12).all()
+    assert not np.allclose(rest.X[:15], cue.X[:15])
+
+
 def test_fists_feet_loads_where_present(eegmmidb_root, cache_dir):
     ds = load_eegmmidb([4], ["fists_feet_imagined", "fists_feet_executed"], runs=[6, 10, 14],
                        data_dir=eegmmidb_root, cache_dir=cache_dir)  # fmt: skip

@@ -2,7 +2,8 @@
 
 109 subjects, 64-channel EEG at 160 Hz recorded with BCI2000 (Schalk et al. 2004, IEEE TBME
 51(6):1034-1043), distributed by PhysioNet (Goldberger et al. 2000, Circulation 101(23):e215-e220).
-Runs 3-14 hold cued trials: annotation T1/T2 marks the cue; T0 (rest) is not used.
+Runs 3-14 hold cued trials: annotation T1/T2 marks the cue. T0 marks the rest between cues; only
+the control task ``run_type_rest`` uses it (rest periods labelled by the kind of run they are in).
 
 Files are read from MNE's layout ``<data_dir>/MNE-eegbci-data/files/eegmmidb/1.0.0/SNNN/SNNNRrr.edf``.
 Nothing is downloaded unless ``download=True``. Each (subject, run) is checked (EDF size, channels,
@@ -75,6 +76,17 @@ TASKS: dict[str, Task] = {
         ((5, 9, 13), _FF, "_executed"),
         ((4, 8, 12), _LR, "_imagined"),
         ((6, 10, 14), _FF, "_imagined"),
+    ),
+    # A control, not a decoding task: the rest periods (T0) of each run, labelled by the run's kind.
+    # Rest holds no cue, so accuracy above chance here measures what separates runs rather than
+    # movements (drift, fatigue, the subject's set for the run), which ``multi_action`` can exploit
+    # because its classes come from different runs (experiments/eegmmidb_run_confound.py).
+    "run_type_rest": _task(
+        ("left_right_executed", "fists_feet_executed", "left_right_imagined", "fists_feet_imagined"),
+        ((3, 7, 11), {"T0": "left_right_executed"}, ""),
+        ((5, 9, 13), {"T0": "fists_feet_executed"}, ""),
+        ((4, 8, 12), {"T0": "left_right_imagined"}, ""),
+        ((6, 10, 14), {"T0": "fists_feet_imagined"}, ""),
     ),
 }
 
