@@ -42,7 +42,7 @@ checkpointed on validation weighted F1; 8-30 Hz band-pass and per-trial z-score 
 per-epoch min-max scaling (the sleep recipe of :mod:`jeeg.data.sleep` applies to the sleep
 datasets). Adam lr 1e-3 as the reference (AdamW, weight decay 0, constant rate).
 
-Result: 2026-11-27, 2-core AMD EPYC CPU, no GPU, jax 0.10.2, ``python
+Result: 2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2, ``python
 experiments/cross_modal_kd_eegmmidb.py --out runs/xkd`` (all 6 stages, 17 subjects, 56 min wall
 while the test suite shared the cores). Mean ± std over the 5 subject folds (3-4 unseen test
 subjects each; ``summary.md``)::

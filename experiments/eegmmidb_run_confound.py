@@ -61,31 +61,17 @@ BASELINES = ("csp_lda", "logvar_lr")
 
 
 def config():
-    return dict(
-        dataset="eegmmidb",
-        task=["run_type_rest"],
-        subjects=list(SUBJECTS),
-        skip_missing_runs=True,
-        l_freq=8.0,
-        h_freq=30.0,
-        tmin=1.0,
-        tmax=4.0,
-        scheme="within_subject_stratified",
-        n_folds=5,
-        val_fraction=0.2,
-        model="eegnet",
-        model_kwargs={"kernel_length": 41},
-        batch_size=16,
-        max_epochs=30,
-        lr=1e-2,
-        weight_decay=1e-2,
-        schedule="cosine",
-        patience=10,
-        monitor="val_loss",
-        baselines=list(BASELINES),
-        checkpoint_every=0,
-        seed=0,
-    )
+    """EEGNet exactly as the MSC-T3AM experiment's ``multi_action`` teacher run, on the rest control."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).with_name("msc_t3am_eegmmidb.py")
+    spec = importlib.util.spec_from_file_location("msc_t3am_eegmmidb", path)
+    msc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(msc)
+    cfg = msc.mode_config("multi_action", "eegnet", "honest", out=".")
+    cfg.update(task=["run_type_rest"], tmin=1.0, tmax=4.0, baselines=list(BASELINES), checkpoint_every=0)
+    return cfg
 
 
 def load(subject: int, task: str, tmin: float, tmax: float, data_dir=None):

@@ -59,7 +59,7 @@ where the reference adds L2 inside Adam), both networks. The reference anneals t
 over T_max = 30 epochs (periodically, for 200 epochs); we train 30 epochs with one cosine decay,
 which is the reference's schedule for its first 30 epochs. Honest protocol: patience 10.
 
-Result (partial): 2026-11-27, 2-core AMD EPYC CPU, no GPU, jax 0.10.2, one fold after another;
+Result (partial): 2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2, one fold after another;
 only S001-S005 and imagined left vs right, which is what this CPU could afford in one session::
 
     python experiments/msc_t3am_eegmmidb.py --out runs/msc --task-set left_right --protocol honest \

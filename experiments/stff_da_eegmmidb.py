@@ -17,7 +17,7 @@ is ONE update and the network stayed at chance (training loss 0.69 after 50 upda
 S001). Batch 16 gives 2 updates per epoch; 100 epochs with patience 20 keep the 170 folds within
 about an hour on 2 CPU cores.
 
-Result: 2026-11-27, 2-core AMD EPYC CPU, no GPU, jax 0.10.2;
+Result: 2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2;
 measured at commit cf462ec, where `jeeg cv` trained one fold after another as `--sequential`
 does now; wall time 57 min. Mean ± std over the 17 subjects
 (each subject: mean of its 5 folds)::
