@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--download", action="store_true", help="let MNE download missing recordings")
         cmd.add_argument("--task", help="task name(s), comma-separated (e.g. left_right_imagined)")
         cmd.add_argument("--subjects", help="subjects, e.g. 1-17 or 1,2,5")
-        cmd.add_argument("--scheme", help="within_subject_stratified | within_subject_contiguous | loso | subject_group_kfold")
+        cmd.add_argument("--scheme", help="within_subject_stratified | within_subject_contiguous | within_subject_run_blocks | loso | subject_group_kfold")
         cmd.add_argument("--n-folds", dest="n_folds")
         cmd.add_argument("--model", help="registered model name (e.g. stff_da)")
         cmd.add_argument("--max-epochs", dest="max_epochs")

@@ -166,6 +166,8 @@ def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
         opts = dict(val_fraction=cfg.val_fraction, seed=cfg.seed, class_names=list(ds.class_names))
         if cfg.scheme != "loso":  # leave-one-subject-out has one fold per subject
             opts["n_folds"] = cfg.n_folds
+        if cfg.scheme == "within_subject_run_blocks":
+            opts["run"] = ds.run[where]
         folds = make_folds(cfg.scheme, ds.y[where], ds.subject[where], **opts)
         for f in folds:
             if cfg.protocol == "paper":

@@ -272,6 +272,66 @@ def within_subject_contiguous_kfold(
     return _within_subject("within_subject_contiguous", y, subject, n_folds, val_fraction, seed, class_names, False)
 
 
+def within_subject_run_blocks(
+    y, subject, *, run, n_folds: int = 3, val_fraction: float = 0.2, seed: int = 0, class_names=None
+) -> list[Fold]:
+    """Per-subject k-fold over whole RUNS: the test part is a block of runs never seen in training.
+
+    Each subject's runs, in ascending order, are dealt into ``n_folds`` contiguous blocks of
+    near-equal run count (``KFold(n_folds, shuffle=False)`` over the runs); each block is the test
+    part once. Validation is a stratified draw (``val_fraction``) from the training runs' trials.
+    For tasks whose classes are cued in different runs (EEGMMIDB's ``multi_action``), trial-wise
+    folds let a model recognise the run instead of the class; here it cannot. EEGMMIDB's runs
+    3-14 in 3 blocks are its three repetitions of the four kinds of run (3-6, 7-10, 11-14).
+
+    Parameters
+    ----------
+    run : array of int, shape (n_trials,)
+        Run (recording) of every trial.
+    n_folds : int
+        Blocks of runs per subject (>= 2); each subject needs at least ``n_folds`` runs.
+    y, subject, val_fraction, seed, class_names
+        As in :func:`within_subject_stratified_kfold` (``seed`` only affects the validation draw).
+
+    Returns
+    -------
+    list of Fold
+        Subjects in ascending order, ``n_folds`` folds each, named ``"S001-f0"``.
+
+    Raises
+    ------
+    SplitError
+        ``run`` not shaped like ``y``, a subject with fewer runs than ``n_folds``, or a class absent
+        from a fold's training runs (e.g. a class cued in one run only); names subject and runs.
+    ConfigError
+        Invalid ``n_folds``, ``val_fraction`` or ``seed``.
+    """
+    y, subject = _validate(y, subject, n_folds, val_fraction, seed)
+    run = np.asarray(run)
+    if run.shape != y.shape or not np.issubdtype(run.dtype, np.integer):
+        raise SplitError(f"run must be an integer array shaped like y {y.shape}; got {run.dtype}{run.shape}")
+    names = _names(y, class_names)
+    folds = []
+    for s in np.unique(subject):
+        idx = np.flatnonzero(subject == s)
+        runs = np.unique(run[idx])
+        if runs.size < n_folds:
+            raise SplitError(f"subject {s} has {runs.size} run(s) {runs.tolist()}, fewer than n_folds={n_folds} blocks")
+        for k, (_, te) in enumerate(KFold(n_folds, shuffle=False).split(runs)):
+            test = idx[np.isin(run[idx], runs[te])]
+            train, val = _stratified_holdout(np.setdiff1d(idx, test), y, val_fraction, _rng(seed, s, _VAL, k))
+            folds.append(Fold(f"S{s:03d}-f{k}", "within_subject_run_blocks", k, train, val, test, (int(s),), False))
+    for f in folds:
+        check_no_leakage(f, subject)
+        try:
+            check_fold_classes(f, y, names)
+        except SplitError as err:
+            test_runs = np.unique(run[f.test]).tolist()
+            raise SplitError(f"{err} (within_subject_run_blocks: test runs {test_runs}; a class cued only in "
+                             "those runs cannot be learned)") from None
+    return folds
+
+
 def _cross_subject(scheme, plan, y, subject, val_fraction, names) -> list[Fold]:
     """``plan``: list of (name, index, test subjects, rng for the validation draw)."""
     all_subjects = np.unique(subject)
@@ -343,13 +403,15 @@ def subject_group_kfold(
 SCHEMES: dict[str, Callable[..., list[Fold]]] = {
     "within_subject_stratified": within_subject_stratified_kfold,
     "within_subject_contiguous": within_subject_contiguous_kfold,
+    "within_subject_run_blocks": within_subject_run_blocks,
     "loso": leave_one_subject_out,
     "subject_group_kfold": subject_group_kfold,
 }
 
 
 def make_folds(scheme: str, y, subject, **options) -> list[Fold]:
-    """Folds of the named scheme (a key of :data:`SCHEMES`), passing ``options`` through.
+    """Folds of the named scheme (a key of :data:`SCHEMES`), passing ``options`` through
+    (``run``: each trial's run, for ``within_subject_run_blocks``).
 
     Raises
     ------

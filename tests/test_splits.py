@@ -15,6 +15,7 @@ from jeeg.splits import (
     make_folds,
     subject_group_kfold,
     within_subject_contiguous_kfold,
+    within_subject_run_blocks,
     within_subject_stratified_kfold,
 )
 
@@ -82,6 +83,8 @@ def test_contiguous_folds_are_ordered_blocks():
 def test_same_seed_same_folds(scheme):
     y, subject = toy_labels()
     opts = {} if scheme == "loso" else {"n_folds": 3}
+    if scheme == "within_subject_run_blocks":
+        opts["run"] = np.tile(np.repeat(np.arange(1, 7), 5), 6)  # 6 runs of 5 trials per subject
     a, b = (make_folds(scheme, y, subject, seed=7, **opts) for _ in range(2))
     assert [f.name for f in a] == [f.name for f in b]
     for fa, fb in zip(a, b):
@@ -137,6 +140,8 @@ def test_zero_val_fraction_gives_empty_validation():
     y, subject = toy_labels(n_subjects=3)
     for scheme in SCHEMES:
         opts = {} if scheme == "loso" else {"n_folds": 3}
+        if scheme == "within_subject_run_blocks":
+            opts["run"] = np.tile(np.repeat(np.arange(1, 7), 5), 3)
         for fold in make_folds(scheme, y, subject, val_fraction=0.0, **opts):
             assert fold.val.size == 0
 
@@ -206,3 +211,48 @@ def test_bad_scheme_and_options():
         make_folds("loso", y, subject, val_fraction=1.0)
     with pytest.raises(ConfigError, match="n_folds"):
         make_folds("within_subject_stratified", y, subject, n_folds=1)
+
+
+def multi_run_labels(n_subjects: int = 2):
+    """Like EEGMMIDB's multi_action: 6 runs of 10 trials; runs 1 and 4 cue classes 0/1, runs 2 and
+    5 classes 2/3, runs 3 and 6 classes 4/5 (each class in two runs)."""
+    y, subject, run = [], [], []
+    for s in range(1, n_subjects + 1):
+        for r in range(1, 7):
+            first = 2 * ((r - 1) % 3)
+            y += [first, first + 1] * 5
+            subject += [s] * 10
+            run += [r] * 10
+    return np.array(y, np.int32), np.array(subject, np.int32), np.array(run, np.int32)
+
+
+def test_run_blocks_test_whole_runs_never_seen_in_training():
+    y, subject, run = multi_run_labels()
+    folds = make_folds("within_subject_run_blocks", y, subject, run=run, n_folds=3, seed=0)
+    assert [f.name for f in folds] == [f"S{s:03d}-f{k}" for s in (1, 2) for k in range(3)]
+    tested = np.zeros(len(y), int)
+    for f in folds:
+        _parts_disjoint(f)
+        own = np.flatnonzero(subject == f.subject)
+        assert np.array_equal(np.sort(np.concatenate([f.train, f.val, f.test])), own)
+        test_runs = np.unique(run[f.test])
+        assert test_runs.tolist() == [2 * f.index + 1, 2 * f.index + 2]  # contiguous blocks of runs
+        assert not np.isin(run[f.train], test_runs).any() and not np.isin(run[f.val], test_runs).any()
+        assert len(f.test) == 20 and len(f.val) == 8  # whole runs; round(0.2 * 40) validation trials
+        assert set(y[f.train]) == set(range(6))
+        tested[f.test] += 1
+    assert (tested == 1).all()
+    # Trial-wise stratified folds of the same data test trials of runs also seen in training.
+    strat = make_folds("within_subject_stratified", y, subject, n_folds=3)
+    assert all(np.isin(run[f.test], run[f.train]).all() for f in strat)
+
+
+def test_run_blocks_errors_name_subject_and_runs():
+    y, subject, run = multi_run_labels(1)
+    y[run == 4] = [0, 1, 6, 7] * 2 + [0, 1]  # classes 6/7 cued in run 4 only: the fold testing runs 3-4 lacks them
+    with pytest.raises(SplitError, match=r"S001-f1.*\['6', '7'\].*test runs \[3, 4\]"):
+        within_subject_run_blocks(y, subject, run=run, n_folds=3)
+    with pytest.raises(SplitError, match=r"subject 1 has 6 run\(s\).*n_folds=7"):
+        within_subject_run_blocks(y, subject, run=run, n_folds=7)
+    with pytest.raises(SplitError, match="run must be an integer array shaped like y"):
+        within_subject_run_blocks(y, subject, run=run[:-1], n_folds=3)
