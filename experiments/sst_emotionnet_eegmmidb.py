@@ -17,11 +17,11 @@ Departures from the reference's training (Adam lr 1e-4, batch 64, 50 epochs on S
 of 1-s samples): a subject here has 29 training trials, so batch 64 would be one update per
 epoch; batch 16 and lr 1e-3 (AdamW, weight decay 1e-4) as for STFF-DA, 50 epochs, patience 20.
 
-Result: not run yet. On the 2-core CPU here (2026-11-27, shared with other jobs) one batch-64
-gradient step of the 32 x 32 model took about 6.5 s; scaled to batch 16 (an estimate, not a
-measurement) that is roughly a quarter of an hour per subject and task for 5 folds x 50 epochs,
-about 10 hours for the 34 subject-tasks, so this run waits for a GPU session; its table will go
-into the README with date and hardware.
+Result: not run yet. Cost on the 2-core x86-64 CPU here (2026-11-27, measured with three other
+jobs on the cores): one batch-16 gradient step of the 32 x 32 model takes 0.63 s and the first
+compile 41 s, so a fold (2 steps an epoch, 21-50 epochs) takes about 0.5-1 min and the 170 folds
+about 2-3 hours with the cores to itself. It runs after the MSC-T3AM experiment, which holds the
+cores until then; its table will go into the README with date and hardware.
 """
 
 
@@ -49,5 +49,8 @@ def config():
         patience=20,
         monitor="val_loss",
         baselines=["csp_lda", "logvar_lr"],
+        # No mid-fold checkpoints: a fold trains in about a minute here, and an orbax save of the
+        # state every 10 epochs took seconds (py-spy); a killed run resumes at its first unfinished fold.
+        checkpoint_every=0,
         seed=0,
     )
