@@ -122,8 +122,9 @@ def config():
         patience=10,
         monitor="val_loss",
         baselines=[],
-        # No checkpoints but the teacher's (MODES): a fold trains in seconds here, an orbax save of
-        # its state took longer (py-spy, 2-core CPU); a killed run resumes at the first unfinished fold.
+        # No checkpoints but the teacher's (MODES): a fold trains in seconds, so a killed run loses
+        # little by resuming at its first unfinished fold (and before jeeg packed its checkpoints,
+        # each orbax save cost more than a fold's training on a CPU).
         checkpoint_every=0,
         seed=0,
     )

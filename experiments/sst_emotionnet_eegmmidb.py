@@ -49,8 +49,5 @@ def config():
         patience=20,
         monitor="val_loss",
         baselines=["csp_lda", "logvar_lr"],
-        # No mid-fold checkpoints: a fold trains in about a minute here, and an orbax save of the
-        # state every 10 epochs took seconds (py-spy); a killed run resumes at its first unfinished fold.
-        checkpoint_every=0,
         seed=0,
     )

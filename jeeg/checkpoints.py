@@ -20,24 +20,56 @@ from jeeg.errors import ConfigError
 
 
 # ------------------------------------------------------------------------------ checkpoints
-def restore_raw(path: Path) -> dict:
-    """Every array of one orbax checkpoint item (``.../<step>/default``) as written, on this
-    process's first device, whatever mesh wrote it (e.g. another number of processes)."""
+def _item_metadata(path: Path):
+    """The pytree metadata of one orbax checkpoint item (``.../<step>/default``)."""
     import logging
 
-    import jax
     import orbax.checkpoint as ocp
 
-    ckptr = ocp.StandardCheckpointer()
-    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     absl_log = logging.getLogger("absl")
     level = absl_log.level
     absl_log.setLevel(logging.ERROR)  # orbax warns that the step's metadata sits one folder up
     try:
-        meta = ckptr.metadata(path).item_metadata.tree
+        return ocp.StandardCheckpointer().metadata(path).item_metadata.tree
     finally:
         absl_log.setLevel(level)
-    return ckptr.restore(path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+
+
+def checkpoint_keys(path: Path) -> list[str]:
+    """The top-level entries of one orbax checkpoint item (``.../<step>/default``)."""
+    return list(_item_metadata(path))
+
+
+def restore_raw(path: Path) -> dict:
+    """Every array of one orbax checkpoint item (``.../<step>/default``) as written, on this
+    process's first device, whatever mesh wrote it (e.g. another number of processes). Member
+    stacks saved packed (:func:`jeeg.train.pack_members`) come back unpacked, nested by name as
+    orbax nests a pytree saved leaf by leaf, so both formats read alike."""
+    import jax
+    import orbax.checkpoint as ocp
+
+    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    meta = _item_metadata(path)
+    tree = ocp.StandardCheckpointer().restore(
+        path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
+    if "layout" in tree:
+        from jeeg.train import unpack_raw
+
+        for part, layout in json.loads(np.asarray(tree.pop("layout")).tobytes().decode()).items():
+            tree[part] = _nest(unpack_raw(tree[part], layout))
+    return tree
+
+
+def _nest(flat: dict[str, np.ndarray]) -> dict:
+    """``{"a/b/c": x}`` → ``{"a": {"b": {"c": x}}}`` (the nesting orbax gives a restored pytree)."""
+    out: dict = {}
+    for name, value in flat.items():
+        *parents, last = name.split("/")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return out
 
 
 # ------------------------------------------------------------------------------ teacher runs

@@ -80,3 +80,58 @@ def test_resume_after_interruption_is_bitwise_identical(toy, tmp_path):
 
     with pytest.raises(ConfigError, match="other keys"):
         _trainer(members).fit(X, y, members, _keys(3, seed=1), checkpointing=Checkpointing(tmp_path / "b"))
+
+
+def test_checkpoints_pack_member_stacks_and_read_back_by_name(toy, tmp_path):
+    from jeeg.checkpoints import checkpoint_arrays, checkpoint_keys, leaf_name, restore_raw
+    from jeeg.train import pack_members, unpack_members
+
+    X, y, members = toy
+    tr = _trainer(members)
+    res = tr.fit(X, y, members, _keys(3), checkpointing=Checkpointing(tmp_path / "p", every=3))
+    # One array per dtype for each member stack: STFF-DA's state is dozens of leaves.
+    path = tmp_path / "p" / "5" / "default"
+    assert sorted(checkpoint_keys(path)) == ["best", "layout", "loop", "state"]
+    raw = restore_raw(path)  # unpacked by name, as a leaf-by-leaf checkpoint reads
+    assert "layout" not in raw
+    best = {leaf_name(kp): np.asarray(v) for kp, v in jax.tree_util.tree_flatten_with_path(raw["best"])[0]}
+    want = {leaf_name(kp): np.asarray(v) for kp, v in jax.tree_util.tree_flatten_with_path(res.state)[0]}
+    assert len(want) > 20 and set(best) == set(want)
+    for name, v in want.items():
+        assert best[name].dtype == v.dtype and np.array_equal(best[name], v), name
+    stacks, layout = pack_members(res.state, tr.member_sharding)
+    assert sorted(stacks) == ["float32", "int32"] and all(a.shape[0] == 3 for a in stacks.values())
+    assert [entry[0] for entry in layout] == list(want)
+    back = unpack_members(stacks, res.state, tr.member_sharding)
+    assert jax.tree.structure(back) == jax.tree.structure(res.state)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(res.state)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    # checkpoint_arrays (compare_runs, --check-reproducible) names them as a leaf-by-leaf checkpoint did.
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "p").rename(tmp_path / "run" / "checkpoints" / "stff_da-0000")
+    arrays = checkpoint_arrays(tmp_path / "run")
+    assert {n.split("/", 3)[3] for n in arrays if n.startswith("stff_da-0000/5/best/")} == set(want)
+
+
+def test_resume_of_a_run_saved_leaf_by_leaf_stays_leaf_by_leaf(toy, tmp_path, monkeypatch):
+    # Checkpoints written before packing (one array per leaf) still resume, bitwise identically.
+    from jeeg.checkpoints import checkpoint_keys
+
+    X, y, members = toy
+    full = _trainer(members).fit(X, y, members, _keys(3))
+    save = Trainer._save
+
+    def die_at_epoch_3(epoch, logs):
+        if epoch == 3:
+            raise _Killed
+
+    monkeypatch.setattr(Trainer, "_save", lambda self, m, e, tree, packed=True: save(self, m, e, tree, False))
+    with pytest.raises(_Killed):
+        _trainer(members).fit(X, y, members, _keys(3), on_epoch=die_at_epoch_3,
+                              checkpointing=Checkpointing(tmp_path / "old", every=2))
+    assert "layout" not in checkpoint_keys(tmp_path / "old" / "1" / "default")
+    monkeypatch.setattr(Trainer, "_save", save)
+    resumed = _trainer(members).fit(X, y, members, _keys(3), checkpointing=Checkpointing(tmp_path / "old", every=2))
+    for a, b in zip(full.test_logits, resumed.test_logits):
+        np.testing.assert_array_equal(a, b)
+    assert "layout" not in checkpoint_keys(tmp_path / "old" / "5" / "default")
