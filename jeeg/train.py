@@ -17,8 +17,8 @@ of the selected epoch.
 from __future__ import annotations
 
 import math
-from functools import partial
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, NamedTuple
 
