@@ -88,8 +88,14 @@ Accuracy %, mean ± std over the 5 subjects (every table, per subject, in the RE
 
 Honestly selected, every network is at chance on 29 training trials (lr 0.001 instead of 0.01
 gave 49.3 / 47.1 % for EEGNet / MSC-T3AM on the same folds); choosing the best of 30 test epochs
-lifts the same models to 65-72 %. Still to run: executed left vs right, S006-S017, and the
-``multi_action`` task set (checked end to end with one epoch).
+lifts the same models to 65-72 %.
+
+Interim, all 17 subjects and both tasks (the full run, 2026-11-27, same CPU; mean ± std over
+subjects, imagined / executed): honest EEGNet 50.3 ± 6.5 / 48.6 ± 6.5, CSP+LDA 59.6 ± 16.6 /
+60.5 ± 15.8, MSC-T3AM 48.0 ± 5.6 / 49.2 ± 7.2, + offline KD 47.3 ± 6.7 / 50.2 ± 7.3; PAPER
+protocol EEGNet 69.7 ± 4.9 / 69.3 ± 5.3, CSP+LDA 64.3 ± 13.4 / 66.0 ± 12.4. ``multi_action_runs``
+(S001, S003): EEGNet 10.7 ± 0.2 %, CSP+LDA 11.8 ± 3.8 % (chance 12.5 %). Still running: online
+KD, the ablations, the PAPER protocol's KD modes and ``multi_action``.
 """
 
 from __future__ import annotations
