@@ -94,8 +94,9 @@ Interim, all 17 subjects and both tasks (the full run, 2026-11-27, same CPU; mea
 subjects, imagined / executed): honest EEGNet 50.3 ± 6.5 / 48.6 ± 6.5, CSP+LDA 59.6 ± 16.6 /
 60.5 ± 15.8, MSC-T3AM 48.0 ± 5.6 / 49.2 ± 7.2, + offline KD 47.3 ± 6.7 / 50.2 ± 7.3; PAPER
 protocol EEGNet 69.7 ± 4.9 / 69.3 ± 5.3, CSP+LDA 64.3 ± 13.4 / 66.0 ± 12.4. ``multi_action_runs``
-(S001, S003): EEGNet 10.7 ± 0.2 %, CSP+LDA 11.8 ± 3.8 % (chance 12.5 %). Still running: online
-KD, the ablations, the PAPER protocol's KD modes and ``multi_action``.
+(S001, S003, finished, all 8 modes and CSP+LDA): every mode at chance, 10.2-16.2 % (chance
+12.5 %; table in the README). Still running: online KD and the ablations on left vs right, the
+PAPER protocol's KD modes and ``multi_action``.
 """
 
 from __future__ import annotations
