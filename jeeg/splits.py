@@ -191,10 +191,16 @@ def _names(y: np.ndarray, class_names: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(class_names)
 
 
-def _checked(folds: list[Fold], y, subject, names) -> list[Fold]:
+def _checked(folds: list[Fold], y, subject, names, hint: Callable[[Fold], str] | None = None) -> list[Fold]:
+    """Run both guards on every fold; ``hint(fold)`` is appended to a missing-class error."""
     for fold in folds:
         check_no_leakage(fold, subject)
-        check_fold_classes(fold, y, names)
+        try:
+            check_fold_classes(fold, y, names)
+        except SplitError as err:
+            if hint is None:
+                raise
+            raise SplitError(f"{err} ({hint(fold)})") from None
     return folds
 
 
@@ -321,15 +327,9 @@ def within_subject_run_blocks(
             test = idx[np.isin(run[idx], runs[te])]
             train, val = _stratified_holdout(np.setdiff1d(idx, test), y, val_fraction, _rng(seed, s, _VAL, k))
             folds.append(Fold(f"S{s:03d}-f{k}", "within_subject_run_blocks", k, train, val, test, (int(s),), False))
-    for f in folds:
-        check_no_leakage(f, subject)
-        try:
-            check_fold_classes(f, y, names)
-        except SplitError as err:
-            test_runs = np.unique(run[f.test]).tolist()
-            raise SplitError(f"{err} (within_subject_run_blocks: test runs {test_runs}; a class cued only in "
-                             "those runs cannot be learned)") from None
-    return folds
+    return _checked(folds, y, subject, names, hint=lambda f: (
+        f"within_subject_run_blocks: test runs {np.unique(run[f.test]).tolist()}; a class cued only in those runs "
+        "cannot be learned"))
 
 
 def _cross_subject(scheme, plan, y, subject, val_fraction, names) -> list[Fold]:

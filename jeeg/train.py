@@ -621,7 +621,7 @@ class Trainer:
             )
             if checkpointing.resume and manager.latest_step() is not None:
                 packed = self._is_packed(manager)  # a run begun unpacked (before packing) stays so
-                state, best, loop = self._restore(manager, {"state": state, "best": best, "loop": loop})
+                state, best, loop = self._restore(manager, {"state": state, "best": best, "loop": loop}, packed)
         hist = loop["history"]
         for epoch in range(int(loop["epoch"]) + 1, c.max_epochs):
             active = loop["active"]
@@ -691,11 +691,11 @@ class Trainer:
 
         return "layout" in checkpoint_keys(Path(manager.directory) / str(manager.latest_step()) / "default")
 
-    def _restore(self, manager, template: dict):
+    def _restore(self, manager, template: dict, packed: bool):
+        """The latest checkpoint's state, best and loop; ``packed``: as :meth:`_is_packed` found it."""
         import orbax.checkpoint as ocp
 
         step = manager.latest_step()
-        packed = self._is_packed(manager)
         try:
             if packed:
                 abstract = {**template, "layout": layout_bytes({p: _packing(template[p])[0] for p in PACKED_PARTS})}
