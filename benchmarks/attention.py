@@ -21,9 +21,10 @@ synchronised with ``jax.block_until_ready``; ``benchmarks/harness.py``):
   each multiplied into x (B, H, W, D, C). The product of the two equals Attention3D's output
   (checked at the model shape before timing).
 * ``torch_sdpa`` — the peer: ``torch.nn.functional.scaled_dot_product_attention`` at the ``mha``
-  shapes, float32, timed by ``benchmarks/peers/attention_peer.py`` in the PyTorch peers venv in the
-  same run (``torch.set_num_threads`` = JAX's cores); matching jeeg float32 ``mha`` rows get
-  ``ratio_vs_torch`` = torch time / jeeg time (only when both ran on the same kind of device).
+  shapes, float32 (on a GPU also bfloat16), timed by ``benchmarks/peers/attention_peer.py`` in the
+  PyTorch peers venv in the same run (``torch.set_num_threads`` = JAX's cores); jeeg ``mha`` rows
+  of the same dtype get ``ratio_vs_torch`` = torch time / jeeg time (only when both ran on the
+  same kind of device).
 
 ``fwd+bwd`` is ``jax.vjp`` of the core followed by its pullback of a fixed random cotangent:
 gradients with respect to the inputs (q, k, v or x) and the core's parameters.
@@ -321,8 +322,8 @@ def _print_row(r: dict) -> None:
 def torch_rows(mha_cases: list[Case], repeats: int, platform: str) -> tuple[list[dict], dict]:
     """Run the peer at the mha shapes; its rows and its metadata."""
     sizes = [{"scale": c.scale, **c.shape} for c in mha_cases]
-    peer = run_peer("attention_peer.py", ["--sizes", json.dumps(sizes), "--repeats", str(repeats), "--dtypes",
-                                          "float32"])
+    dtypes = "float32,bfloat16" if platform == "gpu" else "float32"  # torch's CPU bf16 SDPA is not a peer
+    peer = run_peer("attention_peer.py", ["--sizes", json.dumps(sizes), "--repeats", str(repeats), "--dtypes", dtypes])
     same_kind = (peer["device"] == "cuda") == (platform == "gpu")
     flops = {(c.scale, json.dumps(c.shape, sort_keys=True)): c.flops_fwd for c in mha_cases}
     rows = []
@@ -367,10 +368,11 @@ def run(quick: bool = False, out=None, peers: bool = True, repeats: int | None =
             result["peer"] = meta
             rows += peer_rows
             if meta["same_device_kind"]:
-                by_key = {(r["pass"], json.dumps(r["shape"], sort_keys=True)): r for r in peer_rows if r.get("time_s")}
+                by_key = {(r["pass"], r["dtype"], json.dumps(r["shape"], sort_keys=True)): r
+                          for r in peer_rows if r.get("time_s")}
                 for r in rows:
-                    if r["core"] == "mha" and r["dtype"] == "float32" and r.get("time_s"):
-                        tr = by_key.get((r["pass"], json.dumps(r["shape"], sort_keys=True)))
+                    if r["core"] == "mha" and r.get("time_s"):
+                        tr = by_key.get((r["pass"], r["dtype"], json.dumps(r["shape"], sort_keys=True)))
                         if tr:
                             r["ratio_vs_torch"] = tr["time_s"] / r["time_s"]
                             _print_row(r)

@@ -110,3 +110,46 @@ def test_additive_attention_by_hand():
     _, a_masked = additive_attention(jnp.asarray(h), w, b, v, mask=jnp.array([True, False, True]))
     assert float(a_masked[1]) == 0.0
     np.testing.assert_allclose(a_masked.sum(), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["stff_da", "eegnet"])
+def test_temporal_conv_shifted_equals_conv(name):
+    """Row 1 as shifted multiply-adds (accelerators' default) gives the convolution's logits with
+    the same parameters; on the CPU, "auto" is the convolution, bit for bit."""
+    x = jax.random.normal(jax.random.key(2), (3, 8, 160))
+    a = build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0), temporal_conv="conv")
+    b = build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0), temporal_conv="shifted")
+    auto = build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0))
+    assert jax.default_backend() == "cpu" and auto.conv_t.resolved_impl() == "conv"
+    sa, sb = nnx.state(a, nnx.Param), nnx.state(b, nnx.Param)
+    assert jax.tree.structure(sa) == jax.tree.structure(sb)
+    for pa, pb in zip(jax.tree.leaves(sa), jax.tree.leaves(sb), strict=True):
+        np.testing.assert_array_equal(np.asarray(pa), np.asarray(pb))
+    np.testing.assert_allclose(np.asarray(b(x)), np.asarray(a(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(auto(x)), np.asarray(a(x)))
+    with pytest.raises(ConfigError, match="temporal_conv='fft'"):
+        build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0), temporal_conv="fft")
+
+
+def test_temporal_filter_bank_padding():
+    """Both paddings the models use (Flax 'SAME'; EEGNet's symmetric K//2, one sample longer for
+    even K): outputs and the gradients of kernel and input agree between the two implementations."""
+    from jeeg.models.layers import TemporalFilterBank, glorot
+
+    x = jax.random.normal(jax.random.key(4), (5, 50, 1))
+    for K, padding, T_out in ((7, "SAME", 50), (8, "SAME", 50), (8, [(4, 4)], 51), (7, [(3, 3)], 50)):
+        conv = TemporalFilterBank(3, K, padding=padding, kernel_init=glorot, rngs=nnx.Rngs(0), impl="conv")
+        shifted = TemporalFilterBank(3, K, padding=padding, kernel_init=glorot, rngs=nnx.Rngs(0), impl="shifted")
+        y = np.asarray(conv(x))
+        assert y.shape == (5, T_out, 3)
+        np.testing.assert_allclose(np.asarray(shifted(x)), y, rtol=1e-5, atol=1e-6)
+        r = jax.random.normal(jax.random.key(K), y.shape)
+
+        def loss(layer, inp):
+            return (layer(inp) * r).sum()
+
+        (gc, gxc), (gs, gxs) = (jax.grad(loss, argnums=(0, 1))(m, x) for m in (conv, shifted))
+        kc, ks = np.asarray(gc.kernel[...]), np.asarray(gs.kernel[...])
+        assert np.abs(kc).max() > 1.0  # a sum over 250 products of N(0, 1) values
+        np.testing.assert_allclose(ks, kc, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(gxs), np.asarray(gxc), rtol=1e-4, atol=1e-5)

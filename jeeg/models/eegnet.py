@@ -27,7 +27,8 @@ A linear depthwise spatial convolution and a second BatchNorm follow, so any per
 shift is cancelled exactly: those parameters have zero true gradient, and Adam would turn the
 rounding noise in it into learning-rate-sized steps. The function class is unchanged.
 Rows 1, 2 and 4 are written as a 1-D conv, an einsum and shifted sums (see
-:mod:`jeeg.models.layers`): identical maths, faster and exact under vmap and sharding.
+:mod:`jeeg.models.layers`; row 1 as shifted sums on accelerators, where vmapped convolutions
+are slow): identical maths, faster and exact under vmap and sharding.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jeeg.errors import ConfigError
-from jeeg.models.layers import DepthwiseSpatialConv, DepthwiseTemporalConv, glorot
+from jeeg.models.layers import DepthwiseSpatialConv, DepthwiseTemporalConv, TemporalFilterBank, glorot
 
 
 class EEGNetV4(nnx.Module):
@@ -65,6 +66,10 @@ class EEGNetV4(nnx.Module):
         Dropout after each pooling (0.25).
     max_norm : float
         Max L2 norm of each spatial filter (1.0).
+    temporal_conv : {"auto", "conv", "shifted"}
+        How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is a
+        convolution on the CPU and shifted multiply-adds on accelerators, where members vmapped
+        over a convolution run slowly. Same parameters and maths either way.
 
     Raises
     ------
@@ -94,6 +99,7 @@ class EEGNetV4(nnx.Module):
         pool2: int = 8,
         drop: float = 0.25,
         max_norm: float = 1.0,
+        temporal_conv: str = "auto",
     ):
         if n_chans < 1 or n_outputs < 1:
             raise ConfigError(f"EEGNetV4 needs n_chans ≥ 1 and n_outputs ≥ 1; got {n_chans}, {n_outputs}")
@@ -111,8 +117,8 @@ class EEGNetV4(nnx.Module):
         self.pool1, self.pool2 = pool1, pool2
         self.kernel_length = kernel_length
         bn = dict(momentum=0.99, epsilon=1e-3, rngs=rngs)
-        self.conv_t = nnx.Conv(1, F1, (kernel_length,), padding=[(kernel_length // 2,) * 2], use_bias=False,
-                               kernel_init=glorot, rngs=rngs)
+        self.conv_t = TemporalFilterBank(F1, kernel_length, padding=[(kernel_length // 2,) * 2], kernel_init=glorot,
+                                         rngs=rngs, impl=temporal_conv)
         self.bn_t = nnx.BatchNorm(F1, use_bias=False, use_scale=False, **bn)
         self.conv_s = DepthwiseSpatialConv(n_chans, F1, D, max_norm=max_norm, rngs=rngs)
         self.bn_s = nnx.BatchNorm(F1 * D, **bn)

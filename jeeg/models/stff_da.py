@@ -22,7 +22,8 @@ STFF-DA paper has no public code). At the reference shapes (64 channels, 500 sam
 Kernel sizes scale with the sampling rate (§3: "temporal kernel ≈ fs/4, second ≈ fs/16"):
 ``k1 = round(64·sfreq/250)`` and ``k2 = round(16·sfreq/250)``, so the table holds exactly at
 250 Hz and EEGMMIDB at 160 Hz gets k1 = 41, k2 = 10. Layout inside is NHWC with H = EEG
-channels, W = time, C = feature maps; rows 1-2 are computed as a 1-D conv and an einsum (see
+channels, W = time, C = feature maps; rows 1-2 are computed as a 1-D conv (shifted sums on
+accelerators: :class:`~jeeg.models.layers.TemporalFilterBank`) and an einsum (see
 the comments there: identical maths, much faster gradients on XLA:CPU), and row 4 as shifted
 sums and a matmul (grouped convolutions vmapped over members mis-partition on XLA:CPU). BatchNorm uses PyTorch's defaults (momentum 0.1, eps 1e-5);
 convolutions and linear layers Glorot-uniform (as EEGNet) [inferred].
@@ -36,7 +37,7 @@ from flax import nnx
 
 from jeeg.attention import additive_attention
 from jeeg.errors import ConfigError
-from jeeg.models.layers import LSTM, DepthwiseSpatialConv, DepthwiseTemporalConv, glorot
+from jeeg.models.layers import LSTM, DepthwiseSpatialConv, DepthwiseTemporalConv, TemporalFilterBank, glorot
 
 
 class STFFDA(nnx.Module):
@@ -62,6 +63,10 @@ class STFFDA(nnx.Module):
         Dropout after each pooling (0.25) and before the classifier (0.5).
     max_norm : float
         Max L2 norm of each spatial (depthwise) filter (1.0).
+    temporal_conv : {"auto", "conv", "shifted"}
+        How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is a
+        convolution on the CPU and shifted multiply-adds on accelerators, where members vmapped
+        over a convolution run slowly. Same parameters and maths either way.
 
     Raises
     ------
@@ -91,6 +96,7 @@ class STFFDA(nnx.Module):
         drop_cnn: float = 0.25,
         drop_head: float = 0.5,
         max_norm: float = 1.0,
+        temporal_conv: str = "auto",
     ):
         if n_chans < 1 or n_outputs < 1:
             raise ConfigError(f"STFFDA needs n_chans ≥ 1 and n_outputs ≥ 1; got {n_chans}, {n_outputs}")
@@ -102,11 +108,11 @@ class STFFDA(nnx.Module):
         self.k2 = max(1, round(16 * sfreq / 250))
         self.n_tokens = (n_times // 4) // 4
         self.token_stride = 16  # samples per attention token (two 4x poolings)
-        conv = dict(use_bias=False, kernel_init=glorot, rngs=rngs)
         bn = dict(momentum=0.9, epsilon=1e-5, rngs=rngs)
         # Row 1 as a 1-D conv over (batch·n_chans, n_times): the same (1, k1) kernel, but XLA:CPU
         # differentiates it ~3x faster than the 2-D form.
-        self.conv_t = nnx.Conv(1, F1, (self.k1,), padding="SAME", **conv)
+        self.conv_t = TemporalFilterBank(F1, self.k1, padding="SAME", kernel_init=glorot, rngs=rngs,
+                                         impl=temporal_conv)
         # No affine parameters here [inferred improvement]: a linear spatial conv and BatchNorm
         # follow, which cancel any per-map scale and shift exactly, so their true gradient is 0;
         # Adam turned the floating-point noise in it into lr-sized steps, making results depend
