@@ -15,6 +15,11 @@ Usage::
     python benchmarks/members_scaling.py [--quick] [--out benchmarks/results]
 
 Writes ``<out>/<device>/members_scaling.json`` (with the environment) and a plot beside it.
+
+``--temporal-conv conv,shifted [--models stff_da,eegnet]`` instead times the parallel step of each
+model with each implementation of row 1 (:class:`jeeg.models.layers.TemporalFilterBank`) for each
+K and writes ``<out>/<device>/members_temporal_conv.json``: under ``vmap`` a per-member convolution
+becomes a grouped convolution, slow on XLA:CPU and XLA:GPU alike.
 """
 
 from __future__ import annotations
@@ -44,9 +49,9 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _step_program(K: int, X, Y):
+def _step_program(K: int, X, Y, model: str = "stff_da", kwargs: dict | None = None):
     """AOT-compiled train step of K members, its inputs, and the compile time in s."""
-    tr = Trainer("stff_da", {}, N_CHANS, N_CLASSES, N_TIMES, SFREQ, TrainConfig(batch_size=BATCH),
+    tr = Trainer(model, dict(kwargs or {}), N_CHANS, N_CLASSES, N_TIMES, SFREQ, TrainConfig(batch_size=BATCH),
                  batch_size=BATCH, n_train_pad=BATCH, n_eval_pad=BATCH)
     Kp = tr.n_devices * -(-K // tr.n_devices)
     key_data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), Kp)))
@@ -127,13 +132,47 @@ def run_and_write(quick: bool = False, out=None, repeats: int | None = None) -> 
     return result
 
 
+def temporal_conv(models: list[str], impls: list[str], ks: list[int], repeats: int, out=None) -> dict:
+    """Parallel step of K members for each model x row-1 implementation; writes
+    ``<out>/<device>/members_temporal_conv.json`` and returns it."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, N_CHANS, N_TIMES)).astype(np.float32)
+    Y = rng.integers(0, N_CLASSES, 256).astype(np.int32)
+    rows = []
+    for model in models:
+        for impl in impls:
+            for K in ks:
+                prog, args, compile_s = _step_program(K, X, Y, model, {"temporal_conv": impl})
+                t = _median_time(lambda: prog(*args), repeats)
+                rows.append({"model": model, "row1_impl": impl, "K": K, "step_s": t, "samples_per_s": K * BATCH / t,
+                             "compile_s": compile_s})
+                print(f"{model:8s} {impl:8s} K={K:3d}  {t * 1e3:8.2f} ms  {K * BATCH / t:9.1f} samples/s", flush=True)
+    result = {"benchmark": "members_temporal_conv", "batch_per_member": BATCH, "shape": [N_CHANS, N_TIMES],
+              "repeats": repeats, "environment": environment(), "results": rows}
+    device = "cpu" if jax.devices()[0].platform == "cpu" else result["environment"]["device_kind"].replace(" ", "_")
+    folder = Path(out or Path(__file__).parent / "results") / device
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "members_temporal_conv.json").write_text(json.dumps(result, indent=2))
+    print(f"wrote {folder / 'members_temporal_conv.json'}")
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="K in {1, 2, 4}, fewer repeats")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--temporal-conv", dest="impls", default=None,
+                    help="compare row-1 implementations instead, e.g. conv,shifted")
+    ap.add_argument("--models", default="stff_da,eegnet", help="with --temporal-conv: models to time")
+    ap.add_argument("--ks", default=None, help="with --temporal-conv: member counts (default 1,8,32; --quick 1,2)")
     args = ap.parse_args()
-    run_and_write(args.quick, args.out, args.repeats)
+    if args.impls:
+        ks = [int(k) for k in (args.ks or ("1,2" if args.quick else "1,8,32")).split(",")]
+        temporal_conv(args.models.split(","), args.impls.split(","), ks, args.repeats or (3 if args.quick else 7),
+                      args.out)
+    else:
+        run_and_write(args.quick, args.out, args.repeats)
 
 
 if __name__ == "__main__":
