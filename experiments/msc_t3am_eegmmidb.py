@@ -94,13 +94,14 @@ Interim, all 17 subjects and both tasks (the full run, 2026-11-27, same CPU; mea
 subjects, imagined / executed): honest EEGNet 50.3 ± 6.5 / 48.6 ± 6.5, CSP+LDA 59.6 ± 16.6 /
 60.5 ± 15.8, MSC-T3AM 48.0 ± 5.6 / 49.2 ± 7.2, + offline KD 47.3 ± 6.7 / 50.2 ± 7.3, + online KD
 47.1 ± 7.3 / 51.1 ± 5.4, without spatial attention 48.4 ± 5.9 / 50.8 ± 6.6, without filter
-attention 47.8 ± 5.0 / 47.6 ± 7.2, without temporal attention 48.1 ± 6.3 / 50.1 ± 5.9; PAPER
+attention 47.8 ± 5.0 / 47.6 ± 7.2, without temporal attention 48.1 ± 6.3 / 50.1 ± 5.9, without
+MSC 49.0 ± 4.2 / 51.0 ± 4.8 (the honest protocol is complete: every mode at chance); PAPER
 protocol EEGNet 69.7 ± 4.9 / 69.3 ± 5.3, CSP+LDA 64.3 ± 13.4 / 66.0 ± 12.4, MSC-T3AM
 63.7 ± 3.3 / 67.5 ± 5.2. ``multi_action_runs``
 (S001, S003, finished, all 8 modes and CSP+LDA): every mode at chance, 10.2-16.2 % (chance
 12.5 %; table in the README). ``multi_action`` honest (S001, S003, S007, within-subject folds):
 networks 13.3-15.8 %, CSP+LDA 51.4 ± 17.1 % (the run confound: README). Still running: the
-ablation without MSC on left vs right, the PAPER protocol's KD modes and ``multi_action`` PAPER.
+PAPER protocol's KD modes and ``multi_action`` PAPER.
 """
 
 from __future__ import annotations
