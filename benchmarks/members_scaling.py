@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +36,9 @@ import numpy as np
 
 from jeeg.cv import environment
 from jeeg.train import TrainConfig, Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
+import harness  # noqa: E402
 
 N_CHANS, N_TIMES, SFREQ, N_CLASSES, BATCH = 64, 640, 160.0, 2, 16
 
@@ -68,10 +72,26 @@ def _step_program(K: int, X, Y, model: str = "stff_da", kwargs: dict | None = No
     return compiled, (state, Xd, Yd, batch, do, keys, lr, wd), compile_s
 
 
-def run(ks: list[int], repeats: int) -> dict:
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic dataset the batches are gathered from: X (256, n_chans, n_times), Y (256,)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((256, N_CHANS, N_TIMES)).astype(np.float32)
     Y = rng.integers(0, N_CLASSES, 256).astype(np.int32)
+    return X, Y
+
+
+def _write(name: str, result: dict, out) -> Path:
+    """Write ``result`` to ``<out>/<device>/<name>.json``; returns the path."""
+    folder = Path(out or harness.RESULTS) / harness.device_tag()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+    return path
+
+
+def run(ks: list[int], repeats: int) -> dict:
+    X, Y = _data()
     one, one_args, one_compile = _step_program(1, X, Y)
     t_one = _median_time(lambda: one(*one_args), repeats)
     rows = []
@@ -123,21 +143,15 @@ def run_and_write(quick: bool = False, out=None, repeats: int | None = None) -> 
     ks = [1, 2, 4] if quick else [1, 2, 4, 8, 16, 32]
     result = run(ks, repeats or (3 if quick else 7))
     result["quick"] = quick
-    device = "cpu" if jax.devices()[0].platform == "cpu" else result["environment"]["device_kind"].replace(" ", "_")
-    folder = Path(out or Path(__file__).parent / "results") / device
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "members_scaling.json").write_text(json.dumps(result, indent=2))
-    plot(result, folder / "members_scaling.png")
-    print(f"wrote {folder / 'members_scaling.json'}")
+    path = _write("members_scaling", result, out)
+    plot(result, path.with_suffix(".png"))
     return result
 
 
 def temporal_conv(models: list[str], impls: list[str], ks: list[int], repeats: int, out=None) -> dict:
     """Parallel step of K members for each model x row-1 implementation; writes
     ``<out>/<device>/members_temporal_conv.json`` and returns it."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((256, N_CHANS, N_TIMES)).astype(np.float32)
-    Y = rng.integers(0, N_CLASSES, 256).astype(np.int32)
+    X, Y = _data()
     rows = []
     for model in models:
         for impl in impls:
@@ -149,11 +163,7 @@ def temporal_conv(models: list[str], impls: list[str], ks: list[int], repeats: i
                 print(f"{model:8s} {impl:8s} K={K:3d}  {t * 1e3:8.2f} ms  {K * BATCH / t:9.1f} samples/s", flush=True)
     result = {"benchmark": "members_temporal_conv", "batch_per_member": BATCH, "shape": [N_CHANS, N_TIMES],
               "repeats": repeats, "environment": environment(), "results": rows}
-    device = "cpu" if jax.devices()[0].platform == "cpu" else result["environment"]["device_kind"].replace(" ", "_")
-    folder = Path(out or Path(__file__).parent / "results") / device
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "members_temporal_conv.json").write_text(json.dumps(result, indent=2))
-    print(f"wrote {folder / 'members_temporal_conv.json'}")
+    _write("members_temporal_conv", result, out)
     return result
 
 

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jeeg.errors import ConfigError
+
 glorot = nnx.initializers.xavier_uniform()
 
 
@@ -51,6 +53,20 @@ class DepthwiseSpatialConv(nnx.Module):
         self.kernel[...] = k * jnp.where(norms > self.max_norm, self.max_norm / (norms + 1e-7), 1.0)
 
 
+def shifted_sum(h: jax.Array, kernel: jax.Array, padding: tuple[int, int]) -> jax.Array:
+    """A 'valid' correlation along time as K shifted multiply-adds: ``Σ_i hp[..., t + i, :] · k[i]``.
+
+    ``h`` (..., n_times, C) is zero-padded along time by ``padding`` = (before, after); ``kernel``
+    (K, F) with C = F (one kernel per feature map, depthwise) or C = 1 (F filters of one input).
+    Returns (..., n_times + before + after - K + 1, F). No convolution op, so vmapping it over
+    members stays element-wise (a per-member convolution becomes a slow grouped one).
+    """
+    K = kernel.shape[0]
+    hp = jnp.pad(h, [(0, 0)] * (h.ndim - 2) + [tuple(padding), (0, 0)])
+    T = hp.shape[-2] - K + 1
+    return sum(hp[..., i : i + T, :] * kernel[i] for i in range(K))
+
+
 TEMPORAL_CONV_IMPLS = ("auto", "conv", "shifted")
 
 
@@ -92,8 +108,6 @@ class TemporalFilterBank(nnx.Conv):
 
     def __init__(self, n_filters: int, kernel_size: int, *, padding, kernel_init, rngs: nnx.Rngs, impl: str = "auto"):
         if impl not in TEMPORAL_CONV_IMPLS:
-            from jeeg.errors import ConfigError
-
             raise ConfigError(f"temporal_conv={impl!r} is not one of {', '.join(TEMPORAL_CONV_IMPLS)}")
         super().__init__(1, n_filters, (kernel_size,), padding=padding, use_bias=False, kernel_init=kernel_init,
                          rngs=rngs)
@@ -111,11 +125,7 @@ class TemporalFilterBank(nnx.Conv):
         """x: (N, n_times, 1) → (N, n_times + pad_before + pad_after - K + 1, F)."""
         if self.resolved_impl() == "conv":
             return super().__call__(x)
-        w = self.kernel[...]
-        K = w.shape[0]
-        xp = jnp.pad(x, [(0, 0), self.pads, (0, 0)])
-        T = xp.shape[1] - K + 1
-        return sum(xp[:, i : i + T, :] * w[i, 0] for i in range(K))
+        return shifted_sum(x, self.kernel[...][:, 0], self.pads)  # (N, T, 1) broadcast against (K, F)
 
 
 class DepthwiseTemporalConv(nnx.Module):
@@ -148,12 +158,8 @@ class DepthwiseTemporalConv(nnx.Module):
 
     def __call__(self, h: jax.Array) -> jax.Array:
         """h: (..., n_times, F) → (..., n_times + pad_before + pad_after - K + 1, F)."""
-        k = self.kernel[...]
-        K = k.shape[0]
-        pad = [(0, 0)] * (h.ndim - 2) + [self.padding, (0, 0)]
-        hp = jnp.pad(h, pad)
-        T = hp.shape[-2] - K + 1
-        return sum(hp[..., i : i + T, :] * k[i] for i in range(K))
+        return shifted_sum(h, self.kernel[...], self.padding)
+
 
 
 def apply_constraints(model: nnx.Module) -> None:
