@@ -25,32 +25,19 @@ becomes a grouped convolution, slow on XLA:CPU and XLA:GPU alike.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from jeeg.cv import environment
 from jeeg.train import TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
 import harness  # noqa: E402
+from harness import compile_timed, environment, median_time  # noqa: E402
 
 N_CHANS, N_TIMES, SFREQ, N_CLASSES, BATCH = 64, 640, 160.0, 2, 16
-
-
-def _median_time(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _step_program(K: int, X, Y, model: str = "stff_da", kwargs: dict | None = None):
@@ -66,10 +53,9 @@ def _step_program(K: int, X, Y, model: str = "stff_da", kwargs: dict | None = No
     batch = tr.put_members(rng.integers(0, X.shape[0], (Kp, BATCH)).astype(np.int32))
     do = tr.put_members(np.ones(Kp, bool))
     Xd, Yd = tr.put_data(X, Y)
-    t0 = time.perf_counter()
-    compiled = tr.train_step.lower(state, Xd, Yd, batch, do, keys, lr, wd).compile()
-    compile_s = time.perf_counter() - t0
-    return compiled, (state, Xd, Yd, batch, do, keys, lr, wd), compile_s
+    args = (state, Xd, Yd, batch, do, keys, lr, wd)
+    compiled, compile_s = compile_timed(tr.train_step, *args)
+    return compiled, args, compile_s
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +67,8 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write(name: str, result: dict, out) -> Path:
-    """Write ``result`` to ``<out>/<device>/<name>.json``; returns the path."""
-    folder = Path(out or harness.RESULTS) / harness.device_tag()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2))
+    """:func:`harness.write_result`, announced on stdout; returns the path."""
+    path = harness.write_result(name, result, out)
     print(f"wrote {path}")
     return path
 
@@ -93,12 +76,12 @@ def _write(name: str, result: dict, out) -> Path:
 def run(ks: list[int], repeats: int) -> dict:
     X, Y = _data()
     one, one_args, one_compile = _step_program(1, X, Y)
-    t_one = _median_time(lambda: one(*one_args), repeats)
+    t_one = median_time(lambda: one(*one_args), repeats)
     rows = []
     for K in ks:
         prog, args, compile_s = _step_program(K, X, Y)
-        t_par = _median_time(lambda: prog(*args), repeats)
-        t_seq = _median_time(lambda: [one(*one_args) for _ in range(K)], max(1, repeats // 2))
+        t_par = median_time(lambda: prog(*args), repeats)
+        t_seq = median_time(lambda: [one(*one_args) for _ in range(K)], max(1, repeats // 2))
         rows.append({
             "K": K,
             "compile_s": compile_s,
@@ -157,7 +140,7 @@ def temporal_conv(models: list[str], impls: list[str], ks: list[int], repeats: i
         for impl in impls:
             for K in ks:
                 prog, args, compile_s = _step_program(K, X, Y, model, {"temporal_conv": impl})
-                t = _median_time(lambda: prog(*args), repeats)
+                t = median_time(lambda: prog(*args), repeats)
                 rows.append({"model": model, "row1_impl": impl, "K": K, "step_s": t, "samples_per_s": K * BATCH / t,
                              "compile_s": compile_s})
                 print(f"{model:8s} {impl:8s} K={K:3d}  {t * 1e3:8.2f} ms  {K * BATCH / t:9.1f} samples/s", flush=True)

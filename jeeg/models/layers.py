@@ -161,7 +161,6 @@ class DepthwiseTemporalConv(nnx.Module):
         return shifted_sum(h, self.kernel[...], self.padding)
 
 
-
 def apply_constraints(model: nnx.Module) -> None:
     """Project every constrained sub-module of ``model`` in place (modules with ``project()``)."""
     for _, module in nnx.iter_modules(model):
