@@ -103,9 +103,9 @@ section "MSC-T3AM and knowledge distillation on EEGMMIDB")::
     without MSC                       13.5 ± 2.3            11.5 ± 0.2               24.6 ± 2.9
 
 Honestly selected, every network is at chance on 29 training trials (lr 0.001 instead of 0.01
-gave 49.3 / 47.1 % for EEGNet / MSC-T3AM on S001-S005's folds) while CSP+LDA reaches 60 %. No
-KD mode or ablation differs from MSC-T3AM without KD (left vs right, paired Wilcoxon over the 17
-subjects: every difference 2.0 points or less, p >= 0.12, both protocols). Choosing the best of
+gave 49.3 / 47.1 % for EEGNet / MSC-T3AM on S001-S005's imagined folds) while CSP+LDA reaches
+60 %. No KD mode or ablation differs from MSC-T3AM without KD (left vs right, paired Wilcoxon over
+the 17 subjects: every difference 2.0 points or less, p >= 0.12, both protocols). Choosing the best of
 30 test epochs lifts the networks to 64-70 %; about 5 of those points come from the contiguous
 folds (CSP+LDA, which picks no epoch, gains as much), and MSC-T3AM stays below its EEGNet teacher
 (imagined: lower on 14 of 17 subjects, p = 0.001). On ``multi_action`` the contiguous folds hold
