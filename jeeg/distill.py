@@ -18,7 +18,7 @@ from flax import nnx
 
 from jeeg.errors import ConfigError
 from jeeg.models import apply_constraints, build_model
-from jeeg.train import MemberState, TrainConfig, Trainer, state_from_flat
+from jeeg.train import MemberState, TrainConfig, Trainer, _unchunk, state_from_flat
 
 REDUCTIONS = ("reference", "batchmean")
 #: What the student learns from: the teacher's logits (:func:`kd_loss`) or its features (:func:`attention_transfer_loss`).
@@ -273,20 +273,24 @@ class DistillTrainer(Trainer):
         return MemberState(params, stats, opt_state), s_loss, acc
 
     def _evaluate_one(self, params, stats, X, Y, idx, n_valid):
-        logits, aux, loss, acc = super()._evaluate_one(params["student"], stats["student"], X, Y, idx, n_valid)
-        if self.loss_kind == "features":  # the validation loss is the feature loss (per evaluation chunk)
-            student = nnx.merge(self.graphdef, params["student"], stats["student"])
-            teacher = nnx.merge(self.t_graphdef, params["teacher"], stats["teacher"])
+        if self.loss_kind != "features":
+            return super()._evaluate_one(params["student"], stats["student"], X, Y, idx, n_valid)
+        # feature stage: the validation loss is the feature loss; one student forward per chunk
+        # gives its logits, intermediates and features together
+        student = nnx.merge(self.graphdef, params["student"], stats["student"])
+        teacher = nnx.merge(self.t_graphdef, params["teacher"], stats["teacher"])
 
-            def chunk_loss(i):
-                s_logits, s_feats = self._call(student, self._mapped(X[i], self.input_map), False)
-                t_logits, t_feats = self._call(teacher, self._mapped(X[i], self.teacher_input_map), False)
-                return self._student_loss(s_logits, s_feats, t_logits, t_feats, Y[i], per_sample=True)
+        def chunk(i):
+            s_logits, aux, s_feats = student(self._mapped(X[i], self.input_map), train=False,
+                                             return_attention=True, return_features=True)
+            t_logits, t_feats = self._call(teacher, self._mapped(X[i], self.teacher_input_map), False)
+            return s_logits, aux, self._student_loss(s_logits, s_feats, t_logits, t_feats, Y[i], per_sample=True)
 
-            per = jax.lax.map(chunk_loss, idx.reshape(-1, self.eval_chunk)).reshape(-1)
-            mask = jnp.arange(idx.shape[0]) < n_valid
-            loss = jnp.sum(per * mask) / jnp.maximum(n_valid, 1)
-        return logits, aux, loss, acc
+        logits, aux, per = jax.lax.map(chunk, idx.reshape(-1, self.eval_chunk))
+        logits, (aux, per) = logits.reshape(idx.shape[0], -1), _unchunk((aux, per), idx.shape[0])
+        mask = jnp.arange(idx.shape[0]) < n_valid
+        n = jnp.maximum(n_valid, 1)
+        return logits, aux, jnp.sum(per * mask) / n, jnp.sum((jnp.argmax(logits, -1) == Y[idx]) * mask) / n
 
     # ------------------------------------------------------------------ states of finished runs
     def teacher_state(self, flat: dict[str, np.ndarray], where: str = "teacher checkpoint") -> MemberState:

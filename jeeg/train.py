@@ -196,6 +196,11 @@ def state_from_flat(make_model: Callable[[], nnx.Module], flat: dict[str, np.nda
     return MemberState(parts["params"], parts["batch_stats"], None)
 
 
+def _unchunk(tree, n: int):
+    """Arrays (n_chunks, chunk, ...) of a ``lax.map`` over evaluation chunks → (n, ...)."""
+    return jax.tree.map(lambda a: a.reshape((n,) + a.shape[2:]), tree)
+
+
 def _pad(indices: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(indices), length), np.int32)
     for k, idx in enumerate(indices):
@@ -504,8 +509,7 @@ class Trainer:
         chunks = idx.reshape(-1, self.eval_chunk)
         logits, aux = jax.lax.map(
             lambda i: model(self._mapped(X[i], self.input_map), train=False, return_attention=True), chunks)
-        logits = logits.reshape(idx.shape[0], -1)
-        aux = jax.tree.map(lambda a: a.reshape((idx.shape[0],) + a.shape[2:]), aux)
+        logits, aux = logits.reshape(idx.shape[0], -1), _unchunk(aux, idx.shape[0])
         mask = jnp.arange(idx.shape[0]) < n_valid
         y = Y[idx]
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)

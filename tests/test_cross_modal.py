@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from jeeg.distill import DistillTrainer, attention_map, attention_transfer_loss, kd_loss
 from jeeg.errors import ConfigError
@@ -127,3 +128,32 @@ def test_cross_modal_offline_kd_teacher_sees_all_channels_student_one(toy):
     assert res.test_logits[0].shape == (16, 2) and np.isfinite(res.history["train_loss"]).all()
     with pytest.raises(ConfigError, match="distill=offline"):
         DistillTrainer("eegnet", {}, "eegnet", {}, 4, 2, 64, 128.0, CFG, mode="online", loss="features", **KW)
+
+
+def test_feature_stage_validation_is_the_feature_loss_of_the_valid_trials(toy):
+    """The feature stage's evaluation: the student's logits as a plain Trainer gives them, and the
+    mean per-trial attention-transfer loss (teacher vs student features) over the first n_valid
+    trials only, padded trials ignored."""
+    X, y, _, _ = toy
+    small = {"filters": [4, 4, 4, 4, 4]}
+    W = derivation_matrix(["C3", "C4", "Cz", "ECG"], ["C3-C4"])
+    tr = DistillTrainer("utime", small, "utime", small, 4, 2, 64, 128.0, CFG, mode="offline", loss="features",
+                        input_map=W, **KW)
+    state = tr._init_one(jax.random.key(3), 1e-3, 0.0)
+    idx, n_valid = jnp.arange(16, dtype=jnp.int32), 11
+    logits, _, loss, acc = jax.jit(tr._evaluate_one, static_argnums=5)(
+        state.params, state.batch_stats, jnp.asarray(X), jnp.asarray(y), idx, n_valid)
+
+    plain = Trainer("utime", small, 4, 2, 64, 128.0, CFG, input_map=W, **KW)
+    want_logits, *_ = jax.jit(plain._evaluate_one, static_argnums=5)(
+        state.params["student"], state.batch_stats["student"], jnp.asarray(X), jnp.asarray(y), idx, n_valid)
+    np.testing.assert_allclose(logits, want_logits, rtol=1e-5, atol=1e-6)
+
+    student = nnx.merge(tr.graphdef, state.params["student"], state.batch_stats["student"])
+    teacher = nnx.merge(tr.t_graphdef, state.params["teacher"], state.batch_stats["teacher"])
+    xv = jnp.asarray(X[:n_valid])
+    _, s_feats = student(jnp.einsum("ic,nct->nit", W, xv), return_features=True)
+    _, t_feats = teacher(xv, return_features=True)
+    want = attention_transfer_loss(t_feats, s_feats)  # the batch mean over the valid trials
+    assert float(want) > 0 and float(loss) == pytest.approx(float(want), rel=1e-5)
+    assert float(acc) == pytest.approx(np.mean(np.argmax(want_logits[:n_valid], -1) == y[:n_valid]))
