@@ -48,6 +48,6 @@ def config():
         schedule="cosine",
         patience=20,
         monitor="val_loss",
-        baselines=["csp_lda", "logvar_lr"],
+        baselines=["csp_lda", "logvar_lr", "de_lr"],
         seed=0,
     )

@@ -6,13 +6,19 @@
   diagonalisation with mutual-information component ordering.
 * ``logvar_lr`` -- log-variance of every channel (the band-power feature reviewed by Lotte et al.
   2018, doi:10.1088/1741-2552/aab2f2), standardised, into L2 logistic regression.
+* ``de_lr`` -- differential entropy of every channel in each band (δ θ α β γ, 1-50 Hz) over the
+  whole trial, standardised, into L2 logistic regression: the classical baseline on the features
+  SST-EmotionNet's spatial-spectral stream sees (SEED: Zheng & Lu 2015,
+  doi:10.1109/TAMD.2015.2431497, compare LR and SVM on DE features). It needs ``sfreq``.
 
-Both take trials in µV, band-pass filtered but **not** standardised per trial: the features are
-the trials' variances, which per-trial z-scoring would erase.
+All take trials in µV, band-pass filtered but **not** standardised per trial: the features are
+the trials' (band) variances, which per-trial z-scoring would erase.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Callable
 
 import mne
@@ -24,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from jeeg.errors import ConfigError, DataError, SplitError
+from jeeg.features import BANDS, differential_entropy
 
 
 def log_variance(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -100,12 +107,73 @@ def make_logvar_lr(C: float = 1.0) -> Pipeline:
     )
 
 
-BASELINES: dict[str, Callable[..., Pipeline]] = {"csp_lda": make_csp_lda, "logvar_lr": make_logvar_lr}
-BASELINE_NAMES: dict[str, str] = {"csp_lda": "CSP+LDA", "logvar_lr": "LogVar+LR"}
+def band_differential_entropy(X: np.ndarray, sfreq: float, bands: Mapping[str, tuple[float, float]] = BANDS) -> np.ndarray:
+    """Differential entropy of every channel and band over the whole trial, flattened.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_chans, n_times)
+        Trials in µV.
+    sfreq : float
+        Sampling frequency in Hz.
+    bands : mapping
+        Band name -> (low, high) in Hz (default :data:`jeeg.features.BANDS`).
+
+    Returns
+    -------
+    ndarray, shape (n_trials, n_chans * n_bands)
+        :func:`jeeg.features.differential_entropy` with one window of the trial's length, in nats
+        (channel-major: all bands of channel 0, then channel 1, ...).
+
+    Raises
+    ------
+    ConfigError
+        A band at or above Nyquist, or a trial shorter than one period of a band's lower edge.
+    """
+    X = np.asarray(X)
+    de = differential_entropy(X, sfreq, bands=bands, window=X.shape[-1] / sfreq)[..., 0]  # (trials, chans, bands)
+    return de.reshape(len(X), -1)
+
+
+def make_de_lr(sfreq: float, C: float = 1.0, bands: Mapping[str, tuple[float, float]] = BANDS) -> Pipeline:
+    """Band differential entropy of every channel, standardised, into logistic regression.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling frequency of the trials in Hz (:func:`fit_predict` passes it).
+    C : float
+        Inverse L2 regularisation strength of :class:`~sklearn.linear_model.LogisticRegression`.
+    bands : mapping
+        Band name -> (low, high) in Hz.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``de`` (X (n_trials, n_chans, n_times) -> (n_trials, n_chans * n_bands), see
+        :func:`band_differential_entropy`) -> ``scale`` -> ``lr``.
+
+    References
+    ----------
+    Duan, Zhu & Lu 2013, doi:10.1109/NER.2013.6695876; Zheng & Lu 2015, doi:10.1109/TAMD.2015.2431497.
+    """
+    return Pipeline(
+        [
+            ("de", FunctionTransformer(band_differential_entropy, kw_args={"sfreq": sfreq, "bands": dict(bands)})),
+            ("scale", StandardScaler()),
+            ("lr", LogisticRegression(C=C, max_iter=1000)),
+        ]
+    )
+
+
+BASELINES: dict[str, Callable[..., Pipeline]] = {"csp_lda": make_csp_lda, "logvar_lr": make_logvar_lr,
+                                                 "de_lr": make_de_lr}
+BASELINE_NAMES: dict[str, str] = {"csp_lda": "CSP+LDA", "logvar_lr": "LogVar+LR", "de_lr": "DE+LR"}
 
 
 def fit_predict(
-    name: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, *, params: dict | None = None
+    name: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, *, sfreq: float | None = None,
+    params: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit baseline ``name`` on the training trials and predict the test trials.
 
@@ -119,6 +187,8 @@ def fit_predict(
         Class indices; at least two distinct classes.
     X_test : ndarray, shape (n_test, n_chans, n_times)
         Test trials in µV.
+    sfreq : float, optional
+        Sampling frequency in Hz, passed to the baselines that need it (``de_lr``).
     params : dict, optional
         Keyword arguments for the factory (e.g. ``{"n_components": 4}``).
 
@@ -133,7 +203,8 @@ def fit_predict(
     Raises
     ------
     ConfigError
-        Unknown ``name`` (listing the valid ones) or bad ``params``.
+        Unknown ``name`` (listing the valid ones), bad ``params``, no ``sfreq`` for a baseline
+        that needs it, or bands the trials cannot hold (``de_lr``).
     DataError
         Arrays of the wrong shape.
     SplitError
@@ -153,8 +224,13 @@ def fit_predict(
         raise DataError(f"y_train must have shape ({X_train.shape[0]},); got {y_train.shape}")
     if np.unique(y_train).size < 2:
         raise SplitError(f"baseline {name!r} needs at least two classes in training; got {np.unique(y_train).tolist()}")
+    factory, kwargs = BASELINES[name], dict(params or {})
+    if "sfreq" in inspect.signature(factory).parameters:
+        if sfreq is None:
+            raise ConfigError(f"baseline {name!r} needs the sampling frequency: pass sfreq")
+        kwargs.setdefault("sfreq", float(sfreq))
     try:
-        model = BASELINES[name](**(params or {}))
+        model = factory(**kwargs)
     except TypeError as err:
         raise ConfigError(f"bad params {params!r} for baseline {name!r}: {err}") from err
     with mne.utils.use_log_level("WARNING"):

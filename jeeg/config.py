@@ -40,7 +40,8 @@ class CVConfig:
     model; baselines always see µV).
     Splits: ``scheme``, ``n_folds``, ``val_fraction`` (see :mod:`jeeg.splits`).
     Model and training: ``model``, ``model_kwargs`` and :class:`jeeg.train.TrainConfig` keys.
-    ``baselines``: classical pipelines scored on the same folds. ``seed``: the one root seed.
+    ``baselines``: classical pipelines scored on the same folds (:data:`jeeg.baselines.BASELINES`:
+    ``csp_lda``, ``logvar_lr``, ``de_lr``). ``seed``: the one root seed.
     Members (:mod:`jeeg.train`): ``max_members`` — members per compiled program: ``0`` trains
     all folds (and grid points) together, split automatically into programs that fit device
     memory; ``1`` trains one fold after another; ``N`` at most N at once. ``checkpoint_every``:

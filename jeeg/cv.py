@@ -373,7 +373,7 @@ class CVRun:
                 if fold_id(name, tf) in self.lines:
                     continue
                 fit_idx = tf.fit_side
-                y_pred, proba_fit = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test])
+                y_pred, proba_fit = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test], sfreq=ds.sfreq)
                 proba = np.zeros((len(tf.test), ds.n_classes), np.float32)
                 proba[:, np.unique(ds.y[fit_idx])] = proba_fit
                 rec = _record(name, tf, ds, y_pred, {"setting": 0})

@@ -60,7 +60,7 @@ def test_bad_representations_are_clear():
 def test_sst_emotionnet_trains_on_grid_cubes_from_the_command_line(eegmmidb_root, tmp_path, capsys):
     common = ["cv", "--model", "sst_emotionnet", "--task", "left_right_imagined", "--subjects", "1", "--max-epochs", "1",
               "--sequential", "--set", "representation=sst_grid", "--set", "l_freq=1", "--set", "h_freq=50",
-              "--set", "batch_size=16", "--set", "baselines=", "--data-dir", str(eegmmidb_root),
+              "--set", "batch_size=16", "--set", "baselines=de_lr", "--data-dir", str(eegmmidb_root),
               "--cache-dir", str(tmp_path / "cache"), "--quiet"]
     # The model's grid must match the representation's.
     assert main([*common, "--set", "representation_kwargs.grid_shape=[16, 16]", "--out", str(tmp_path / "bad")]) == 2
@@ -71,3 +71,6 @@ def test_sst_emotionnet_trains_on_grid_cubes_from_the_command_line(eegmmidb_root
     m = json.loads((out / "metrics.json").read_text())
     recs = [r for r in m["folds"] if r["model"] == "sst_emotionnet"]
     assert len(recs) == 5 and all(r["n_test"] == 9 for r in recs)
+    # The DE baseline (it needs the recording's sfreq, passed by the runner) on the same folds.
+    de = [r for r in m["folds"] if r["model"] == "de_lr"]
+    assert [r["fold"] for r in de] == [r["fold"] for r in recs] and all(0 <= r["accuracy"] <= 1 for r in de)
