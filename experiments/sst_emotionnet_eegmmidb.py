@@ -17,11 +17,31 @@ Departures from the reference's training (Adam lr 1e-4, batch 64, 50 epochs on S
 of 1-s samples): a subject here has 29 training trials, so batch 64 would be one update per
 epoch; batch 16 and lr 1e-3 (AdamW, weight decay 1e-4) as for STFF-DA, 50 epochs, patience 20.
 
-Result: not run yet. Cost on the 2-core x86-64 CPU here (2026-11-27, measured with three other
-jobs on the cores): one batch-16 gradient step of the 32 x 32 model takes 0.63 s and the first
-compile 41 s, so a fold (2 steps an epoch, 21-50 epochs) takes about 0.5-1 min and the 170 folds
-about 2-3 hours with the cores to itself. It runs after the MSC-T3AM experiment, which holds the
-cores until then; its table will go into the README with date and hardware.
+Baselines: CSP+LDA and LogVar+LR as in the main job, but on this run's 1-50 Hz signals, and DE+LR
+(``de_lr``: the five DE values of every channel over the trial, standardised, into logistic
+regression), the classical baseline on the features the spatial-spectral stream sees.
+
+Result (2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2; SST-EmotionNet, CSP+LDA and LogVar+LR
+at commit 23affe0, one fold after another; DE+LR added to the same run directory at 9116d4c with
+``--resume``, which left every earlier record unchanged). The 170 SST-EmotionNet folds took about
+100 min of the cores (median 30 s a fold), part of it shared with other jobs. Balanced accuracy
+%, mean ± std over the 17 subjects (each the mean of its 5 folds), imagined / executed:
+
+* SST-EmotionNet 50.1 ± 2.0 / 51.0 ± 2.5 (accuracy 50.3 / 50.1, kappa 0.00 / 0.02, macro F1
+  36.1 / 36.2);
+* DE+LR 57.7 ± 12.9 / 59.0 ± 12.3; LogVar+LR 58.6 ± 10.4 / 62.5 ± 11.0; CSP+LDA 54.2 ± 12.1 /
+  58.2 ± 15.9.
+
+SST-EmotionNet is at chance. In 65 of 85 imagined and 68 of 85 executed folds the selected network
+predicts one class for every test trial (hence macro F1 near 36 %); the epoch chosen on the
+7-trial validation loss is early (median 7 / 4, median stop 27 / 24). The features carry the
+classes: DE+LR, on the same trials' DE values (per channel, before the grid and the per-trial
+z-score over channels), beats SST-EmotionNet on 14 / 12 of the 17 subjects (paired Wilcoxon
+signed-rank test over subjects, p = 0.025 / 0.017). What fails is fitting a 519,162-parameter network, made
+for SEED's thousands of samples per subject, on 29 training trials. Beside STFF-DA on the same
+folds (the main job, rerun at fba8cf5, which reproduced its README table to every printed digit):
+5.4 / 6.2 points of balanced accuracy lower, STFF-DA higher on 12 / 11 subjects, p = 0.051 / 0.059.
+The README's main-job section has the table.
 """
 
 
