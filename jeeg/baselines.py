@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from jeeg.errors import ConfigError, DataError, SplitError
-from jeeg.features import BANDS, differential_entropy
+from jeeg.features import BANDS, trial_differential_entropy
 
 
 def log_variance(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -110,6 +110,8 @@ def make_logvar_lr(C: float = 1.0) -> Pipeline:
 def band_differential_entropy(X: np.ndarray, sfreq: float, bands: Mapping[str, tuple[float, float]] = BANDS) -> np.ndarray:
     """Differential entropy of every channel and band over the whole trial, flattened.
 
+    The feature vector of ``de_lr`` (Duan, Zhu & Lu 2013, doi:10.1109/NER.2013.6695876).
+
     Parameters
     ----------
     X : ndarray, shape (n_trials, n_chans, n_times)
@@ -122,17 +124,15 @@ def band_differential_entropy(X: np.ndarray, sfreq: float, bands: Mapping[str, t
     Returns
     -------
     ndarray, shape (n_trials, n_chans * n_bands)
-        :func:`jeeg.features.differential_entropy` with one window of the trial's length, in nats
-        (channel-major: all bands of channel 0, then channel 1, ...).
+        :func:`jeeg.features.trial_differential_entropy`, in nats, flattened channel-major (all
+        bands of channel 0, then channel 1, ...).
 
     Raises
     ------
     ConfigError
         A band at or above Nyquist, or a trial shorter than one period of a band's lower edge.
     """
-    X = np.asarray(X)
-    de = differential_entropy(X, sfreq, bands=bands, window=X.shape[-1] / sfreq)[..., 0]  # (trials, chans, bands)
-    return de.reshape(len(X), -1)
+    return trial_differential_entropy(X, sfreq, bands=bands).reshape(len(X), -1)
 
 
 def make_de_lr(sfreq: float, C: float = 1.0, bands: Mapping[str, tuple[float, float]] = BANDS) -> Pipeline:

@@ -18,7 +18,7 @@ from flax import nnx
 
 from jeeg.errors import ConfigError
 from jeeg.models import apply_constraints, build_model
-from jeeg.train import MemberState, TrainConfig, Trainer, _unchunk, state_from_flat
+from jeeg.train import MemberState, TrainConfig, Trainer, _unchunk, _valid_means, state_from_flat
 
 REDUCTIONS = ("reference", "batchmean")
 #: What the student learns from: the teacher's logits (:func:`kd_loss`) or its features (:func:`attention_transfer_loss`).
@@ -288,9 +288,7 @@ class DistillTrainer(Trainer):
 
         logits, aux, per = jax.lax.map(chunk, idx.reshape(-1, self.eval_chunk))
         logits, (aux, per) = logits.reshape(idx.shape[0], -1), _unchunk((aux, per), idx.shape[0])
-        mask = jnp.arange(idx.shape[0]) < n_valid
-        n = jnp.maximum(n_valid, 1)
-        return logits, aux, jnp.sum(per * mask) / n, jnp.sum((jnp.argmax(logits, -1) == Y[idx]) * mask) / n
+        return (logits, aux, *_valid_means(per, logits, Y[idx], n_valid))
 
     # ------------------------------------------------------------------ states of finished runs
     def teacher_state(self, flat: dict[str, np.ndarray], where: str = "teacher checkpoint") -> MemberState:

@@ -199,6 +199,39 @@ def differential_entropy(
     return de[0] if squeeze else de
 
 
+def trial_differential_entropy(
+    X, sfreq: float, *, bands: Mapping[str, tuple[float, float]] = BANDS, filter_order: int = 4
+) -> np.ndarray:
+    """Differential entropy of every channel and band over the whole trial (one window).
+
+    :func:`differential_entropy` with ``window`` the trial's length, its window axis dropped: the
+    per-trial spectral features of SST-EmotionNet's maps (:func:`jeeg.representations.sst_grid_inputs`)
+    and of the ``de_lr`` baseline (:mod:`jeeg.baselines`). Source: the Gaussian DE of Shi, Jiao &
+    Lu 2013, doi 10.1109/EMBC.2013.6611075.
+
+    Parameters
+    ----------
+    X : array, shape (n_trials, n_chans, n_times) or (n_chans, n_times)
+        EEG in µV; each trial is one window of n_times / sfreq s.
+    sfreq, bands, filter_order
+        Sampling frequency in Hz, band edges in Hz and Butterworth order, as in
+        :func:`differential_entropy`.
+
+    Returns
+    -------
+    array, float32, shape (n_trials, n_chans, n_bands) or (n_chans, n_bands)
+        In nats of µV, bands in the order of ``bands``.
+
+    Raises
+    ------
+    ConfigError, DataError
+        As :func:`differential_entropy`: e.g. a band at or above Nyquist, or a trial shorter than
+        one period of a band's lower edge.
+    """
+    n_times = np.shape(X)[-1]
+    return differential_entropy(X, sfreq, bands=bands, window=n_times / sfreq, filter_order=filter_order)[..., 0]
+
+
 def lds_smooth(
     features,
     *,

@@ -12,7 +12,7 @@ import numpy as np
 
 from jeeg.data.dataset import standardize_trials
 from jeeg.errors import ConfigError
-from jeeg.features import BANDS, differential_entropy, temporal_frames
+from jeeg.features import BANDS, temporal_frames, trial_differential_entropy
 from jeeg.grids import make_interpolator, montage_grid
 
 REPRESENTATIONS = ("raw", "sst_grid")
@@ -33,7 +33,7 @@ def sst_grid_inputs(
     """SST-EmotionNet's two input cubes of each trial, on an electrode grid (architectures.md §2).
 
     * Spatial-spectral maps: the differential entropy of each band over the whole trial
-      (:func:`jeeg.features.differential_entropy`, one window of the trial's length), z-scored
+      (:func:`jeeg.features.trial_differential_entropy`: one window of the trial's length), z-scored
       over the channels within each trial and band, so that the maps carry the spatial pattern
       (a trial's overall power level is removed, as the per-trial z-score of the raw models does).
     * Spatial-temporal maps: ``n_frames`` frames of the trial
@@ -76,8 +76,7 @@ def sst_grid_inputs(
     X = np.asarray(X)
     if X.ndim != 3:
         raise ConfigError(f"sst_grid_inputs expects trials (n_trials, n_chans, n_times); got shape {X.shape}")
-    n_trials, n_chans, n_times = X.shape
-    de = differential_entropy(X, sfreq, bands=bands, window=n_times / sfreq)[..., 0]  # (trials, chans, bands)
+    de = trial_differential_entropy(X, sfreq, bands=bands)  # (trials, chans, bands)
     de = (de - de.mean(1, keepdims=True)) / (de.std(1, keepdims=True) + 1e-6)
     frames = temporal_frames(standardize_trials(X), sfreq, n_frames)  # (trials, chans, frames)
     layout = montage_grid(list(ch_names), montage=montage, shape=layout_shape)

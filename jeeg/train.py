@@ -201,6 +201,13 @@ def _unchunk(tree, n: int):
     return jax.tree.map(lambda a: a.reshape((n,) + a.shape[2:]), tree)
 
 
+def _valid_means(per_trial_loss, logits, y, n_valid):
+    """Mean loss and accuracy over the first ``n_valid`` trials of an evaluation part (padding ignored)."""
+    mask = jnp.arange(y.shape[0]) < n_valid
+    n = jnp.maximum(n_valid, 1)
+    return jnp.sum(per_trial_loss * mask) / n, jnp.sum((jnp.argmax(logits, -1) == y) * mask) / n
+
+
 def _pad(indices: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(indices), length), np.int32)
     for k, idx in enumerate(indices):
@@ -510,11 +517,9 @@ class Trainer:
         logits, aux = jax.lax.map(
             lambda i: model(self._mapped(X[i], self.input_map), train=False, return_attention=True), chunks)
         logits, aux = logits.reshape(idx.shape[0], -1), _unchunk(aux, idx.shape[0])
-        mask = jnp.arange(idx.shape[0]) < n_valid
         y = Y[idx]
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-        n = jnp.maximum(n_valid, 1)
-        return logits, aux, jnp.sum(ce * mask) / n, jnp.sum((jnp.argmax(logits, -1) == y) * mask) / n
+        return (logits, aux, *_valid_means(ce, logits, y, n_valid))
 
     # ------------------------------------------------------------------ host-side driver
     def put_members(self, a: np.ndarray) -> jax.Array:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from jeeg.baselines import BASELINE_NAMES, BASELINES, band_differential_entropy, fit_predict, log_variance
-from jeeg.features import differential_entropy
 from jeeg.errors import ConfigError, SplitError
+from jeeg.features import differential_entropy
 
 
 def variance_trials(n_classes: int = 2, per_class: int = 60, n_chans: int = 8, n_times: int = 200, seed: int = 0):
