@@ -1,7 +1,7 @@
 """Time one training checkpoint save, packed (jeeg's format) against leaf by leaf, per model.
 
 ``Trainer._save`` writes ``{"state", "best", "loop"}`` with orbax; jeeg packs each member stack
-into one array per dtype (:func:`jeeg.train.pack_members`) because orbax's cost grows with the
+into one array per dtype (:func:`jeeg.engine.checkpoint.pack_members`) because orbax's cost grows with the
 number of arrays. This measures both ways on the same states (K members, synchronous saves,
 median of ``--repeats``) and writes ``results/<device>/checkpoint_save.json``::
 
@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-
 from harness import write_result  # noqa: E402
 
 #: (model, kwargs, n_chans, n_times, sfreq): EEGMMIDB shapes of the experiments.
@@ -36,7 +35,7 @@ MODELS = [
 def time_saves(model: str, kwargs: dict, n_chans: int, n_times: int, sfreq: float, K: int, repeats: int) -> dict:
     import orbax.checkpoint as ocp
 
-    from jeeg.train import TrainConfig, Trainer
+    from jeeg.engine import TrainConfig, Trainer
 
     cfg = TrainConfig(batch_size=16, max_epochs=30)
     tr = Trainer(model, kwargs, n_chans, 2, n_times, sfreq, cfg, batch_size=16, n_train_pad=32, n_eval_pad=16)

@@ -42,12 +42,11 @@ def config(subjects: str, max_epochs: int) -> dict:
 
 
 def run(quick: bool = False, out=None, subjects: str | None = None) -> dict:
+    import jax
     import numpy as np
 
     from jeeg.config import make_config
     from jeeg.cv import CVRun, load_for_config, prepare_out_dir
-
-    import jax
 
     # A CPU does 1-5 (17 subjects, sequential and member-parallel, take hours on 2 cores).
     subjects = subjects or ("1" if quick else "1-5" if jax.devices()[0].platform == "cpu" else "1-17")

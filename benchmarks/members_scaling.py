@@ -31,7 +31,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jeeg.train import TrainConfig, Trainer
+from jeeg.engine import TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
 import harness  # noqa: E402

@@ -101,8 +101,19 @@ def end_to_end_md(res: dict) -> list[str]:
                          "mean accuracy % (parallel / sequential)"], rows)
 
 
-SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("members_scaling", members_md),
-            ("end_to_end", end_to_end_md))
+def engine_loop_md(res: dict) -> list[str]:
+    rows = [[m, str(r.get("steps_per_epoch")), f"{_fmt(r['median_s']['compiled'], 2)} s",
+             f"{_fmt(r['median_s']['host_loop'], 2)} s", _fmt(r.get("median_ratio"), 2),
+             f"{_fmt(r['iqr'][0], 2)}-{_fmt(r['iqr'][1], 2)}", str(len(r.get("pairs", [])))]
+            for m, r in res.get("models", {}).items()]
+    out = [f"### Compiled run against the host loop it replaced (one member, {res.get('max_epochs')} epochs, "
+           "64 x 640, batch 16)", "", _env_line(res), ""]
+    return out + _table(["model", "steps/epoch", "compiled fit", "host-loop fit", "host / compiled (median)",
+                         "IQR", "interleaved pairs"], rows)
+
+
+SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("engine_loop", engine_loop_md),
+            ("members_scaling", members_md), ("end_to_end", end_to_end_md))
 
 
 def plot(folder: Path) -> list[Path]:

@@ -5,6 +5,7 @@ Benchmarks (each writes ``<out>/<device>/<name>.json`` with the environment):
 * ``attention`` — attention cores, forward and forward+backward, model sizes and scaled up,
   jeeg (XLA; cuDNN on GPU) against PyTorch's ``scaled_dot_product_attention``;
 * ``train_steps`` — train-step samples/s of each model against its PyTorch peer, same run;
+* ``engine_loop`` — one member's whole fit, the compiled run against the host loop it replaced;
 * ``members_scaling`` — K members in one program against a loop over K members;
 * ``end_to_end`` — a complete within-subject 5-fold cross-validation on real EEGMMIDB,
   member-parallel against sequential.
@@ -33,14 +34,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("attention", "train_steps", "members_scaling", "end_to_end")
+BENCHMARKS = ("attention", "train_steps", "engine_loop", "members_scaling", "end_to_end")
 
 
 def run_one(name: str, quick: bool, out: Path, peers: bool) -> None:
     mod = importlib.import_module(name)
     if name == "members_scaling":
         mod.run_and_write(quick, out)
-    elif name == "end_to_end":
+    elif name in ("end_to_end", "engine_loop"):
         mod.run(quick, out)
     else:
         mod.run(quick, out, peers=peers)

@@ -113,7 +113,7 @@ def _optimizer_name(spec: dict) -> str:
 
 def jeeg_step(spec: dict, batch: int, repeats: int, warmup: int, seed: int = 0) -> dict:
     """Compile and time jeeg's ``Trainer.train_step`` for one member at ``batch``."""
-    from jeeg.train import TrainConfig, Trainer, member_mesh
+    from jeeg.engine import TrainConfig, Trainer, member_mesh
 
     cfg = TrainConfig(batch_size=batch, lr=spec["lr"], weight_decay=spec["weight_decay"], schedule="constant")
     tr = Trainer(spec["model"], dict(spec["kwargs"]), spec["n_chans"], spec["n_classes"], spec["n_times"],

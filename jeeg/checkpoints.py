@@ -1,4 +1,4 @@
-"""Reading the orbax checkpoints of finished runs.
+"""Reading the orbax checkpoints of finished runs (their format: :mod:`jeeg.engine.checkpoint`).
 
 :func:`checkpoint_arrays` lists every array of a run's checkpoints (``jeeg cv
 --check-reproducible`` and :func:`jeeg.cv.compare_runs` compare them bitwise);
@@ -16,60 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from jeeg.config import CVConfig
+from jeeg.engine.checkpoint import checkpoint_keys, leaf_name, member_key, program_dir, restore_raw
 from jeeg.errors import ConfigError
-
-
-# ------------------------------------------------------------------------------ checkpoints
-def _item_metadata(path: Path):
-    """The pytree metadata of one orbax checkpoint item (``.../<step>/default``)."""
-    import logging
-
-    import orbax.checkpoint as ocp
-
-    absl_log = logging.getLogger("absl")
-    level = absl_log.level
-    absl_log.setLevel(logging.ERROR)  # orbax warns that the step's metadata sits one folder up
-    try:
-        return ocp.StandardCheckpointer().metadata(path).item_metadata.tree
-    finally:
-        absl_log.setLevel(level)
-
-
-def checkpoint_keys(path: Path) -> list[str]:
-    """The top-level entries of one orbax checkpoint item (``.../<step>/default``)."""
-    return list(_item_metadata(path))
-
-
-def restore_raw(path: Path) -> dict:
-    """Every array of one orbax checkpoint item (``.../<step>/default``) as written, on this
-    process's first device, whatever mesh wrote it (e.g. another number of processes). Member
-    stacks saved packed (:func:`jeeg.train.pack_members`) come back unpacked, nested by name as
-    orbax nests a pytree saved leaf by leaf, so both formats read alike."""
-    import jax
-    import orbax.checkpoint as ocp
-
-    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    meta = _item_metadata(path)
-    tree = ocp.StandardCheckpointer().restore(
-        path, jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=dev), meta))
-    if "layout" in tree:
-        from jeeg.train import unpack_raw
-
-        for part, layout in json.loads(np.asarray(tree.pop("layout")).tobytes().decode()).items():
-            tree[part] = _nest(unpack_raw(tree[part], layout))
-    return tree
-
-
-def _nest(flat: dict[str, np.ndarray]) -> dict:
-    """``{"a/b/c": x}`` → ``{"a": {"b": {"c": x}}}`` (the nesting orbax gives a restored pytree)."""
-    out: dict = {}
-    for name, value in flat.items():
-        *parents, last = name.split("/")
-        node = out
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    return out
 
 
 # ------------------------------------------------------------------------------ teacher runs
@@ -131,12 +79,6 @@ def _check_finished_on_same_folds(run: Path, rcfg: CVConfig, cfg: CVConfig, what
         raise ConfigError(f"{what} {run} kept no checkpoints (checkpoint_every=0); rerun it with checkpoints")
 
 
-def leaf_name(key_path) -> str:
-    """``"params/conv_t/kernel/value"``-style name of a pytree leaf from its JAX key path (dict keys,
-    attribute names and sequence indices joined by ``/``), as orbax checkpoints nest them."""
-    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in key_path)
-
-
 def check_init_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
     """Check that ``cfg.init_run`` is a finished run of the same model on the same folds, whose
     selected models may start this run (a chained training stage, e.g. the sleep-staging
@@ -171,7 +113,7 @@ def _load_members(run: Path, rcfg: CVConfig, positions: list[int], what: str, su
     for p in positions:
         c, j = divmod(p, per)
         if c not in programs:
-            prog = run / "checkpoints" / f"{rcfg.model}-{c:04d}"
+            prog = program_dir(run, rcfg.model, c)
             steps = sorted((int(d.name) for d in prog.glob("*") if d.name.isdigit())) if prog.is_dir() else []
             if not steps:
                 raise ConfigError(f"{what} {run}: no checkpoint in {prog}; was the run moved or cut short?")
@@ -181,7 +123,7 @@ def _load_members(run: Path, rcfg: CVConfig, positions: list[int], what: str, su
                 raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
             programs[c] = {"path": path, "tree": tree}
         tree, path = programs[c]["tree"], programs[c]["path"]
-        want = np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(rcfg.seed), p)))
+        want = np.asarray(jax.random.key_data(member_key(rcfg.seed, p)))
         key_data = np.asarray(tree["loop"]["key_data"])
         if j >= len(key_data) or not np.array_equal(key_data[j], want):
             raise ConfigError(f"checkpoint {path} does not hold the model of fold position {p} (its member keys differ); "
@@ -244,5 +186,5 @@ def checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["check_init_run", "check_teacher_run", "checkpoint_arrays", "leaf_name", "load_init_run", "load_teacher_run",
-           "restore_raw"]
+__all__ = ["check_init_run", "check_teacher_run", "checkpoint_arrays", "checkpoint_keys", "leaf_name", "load_init_run",
+           "load_teacher_run", "restore_raw"]

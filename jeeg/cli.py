@@ -5,7 +5,7 @@ cross-validation of a neural model beside classical baselines, with progress bar
 result table; all folds train together as members (``--sequential``: one after another).
 ``jeeg sweep ... --grid lr=1e-3,3e-3 --grid seed=0,1`` trains grid points x folds as members and
 reports the grid point chosen on validation. ``--set distill=online`` (or ``distill=offline
---set teacher_run=DIR``) trains the model as the student of a teacher (:mod:`jeeg.distill`);
+--set teacher_run=DIR``) trains the model as the student of a teacher (:mod:`jeeg.engine.distill`);
 ``--set protocol=paper`` reports MSC-T3AM's best-test-epoch protocol, labelled. ``--resume DIR`` continues an interrupted run;
 ``--check-reproducible`` runs twice and names the first array that differs. Errors jeeg raises on purpose are printed as one clear message (exit status 2).
 """

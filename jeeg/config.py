@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from jeeg.data.eegmmidb import Preprocessing
+from jeeg.engine.loop import TrainConfig
 from jeeg.errors import ConfigError
-from jeeg.train import TrainConfig
 
 ALL_EEGMMIDB_SUBJECTS = tuple(range(1, 110))
 # Preprocessing and training defaults live in one place each; CVConfig exposes them as flat keys.
@@ -39,22 +39,22 @@ class CVConfig:
     ``channels`` (``None`` = all), ``standardize`` (per-trial channel-wise z-score for the neural
     model; baselines always see µV).
     Splits: ``scheme``, ``n_folds``, ``val_fraction`` (see :mod:`jeeg.splits`).
-    Model and training: ``model``, ``model_kwargs`` and :class:`jeeg.train.TrainConfig` keys.
+    Model and training: ``model``, ``model_kwargs`` and :class:`jeeg.engine.TrainConfig` keys.
     ``baselines``: classical pipelines scored on the same folds (:data:`jeeg.baselines.BASELINES`:
     ``csp_lda``, ``logvar_lr``, ``de_lr``). ``seed``: the one root seed.
-    Members (:mod:`jeeg.train`): ``max_members`` — members per compiled program: ``0`` trains
+    Members (:mod:`jeeg.engine`): ``max_members`` — members per compiled program: ``0`` trains
     all folds (and grid points) together, split automatically into programs that fit device
     memory; ``1`` trains one fold after another; ``N`` at most N at once. ``checkpoint_every``:
     epochs between orbax checkpoints in the run directory (``0``: none; resuming needs them).
     ``grid``: ``jeeg sweep`` only — lists of ``lr``, ``weight_decay`` and/or ``seed`` whose
     product, times the folds, is trained as members.
-    Distillation (:mod:`jeeg.distill`, architectures.md §1): ``distill`` — ``"none"`` (the model
+    Distillation (:mod:`jeeg.engine.distill`, architectures.md §1): ``distill`` — ``"none"`` (the model
     alone), ``"online"`` (teacher ``teacher`` with ``teacher_kwargs`` trained with the student in
     the same jitted step) or ``"offline"`` (the trained teacher of each fold restored from the
     orbax checkpoints of the finished ``jeeg cv`` run in ``teacher_run`` and frozen); the student
-    loss :func:`jeeg.distill.kd_loss` with ``kd_temperature``, ``kd_weight``, ``kd_reduction``,
+    loss :func:`jeeg.engine.distill.kd_loss` with ``kd_temperature``, ``kd_weight``, ``kd_reduction``,
     ``kd_t_squared`` and ``kd_ce_weight`` (weight of the cross-entropy), or, with
-    ``kd_loss="features"`` (offline only), :func:`jeeg.distill.attention_transfer_loss` on the
+    ``kd_loss="features"`` (offline only), :func:`jeeg.engine.distill.attention_transfer_loss` on the
     models' feature groups with ``at_normalise`` (``"sample"`` or the reference's ``"batch"``).
     Cross-modal (architectures.md §4): ``model_channels`` / ``teacher_channels`` — the input
     channels of the model (the student) and of the teacher, each a channel name, ``"-NAME"`` (sign
@@ -131,7 +131,7 @@ class CVConfig:
         return Preprocessing(**{f.name: getattr(self, f.name) for f in fields(Preprocessing)})
 
     def train_config(self) -> TrainConfig:
-        """The :class:`~jeeg.train.TrainConfig` these keys describe.
+        """The :class:`~jeeg.engine.TrainConfig` these keys describe.
 
         Under ``protocol="paper"`` the epoch is chosen on accuracy of the part scored every epoch
         (there the test part) and no member stops early.
@@ -271,7 +271,7 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     if cfg.teacher_run and cfg.distill != "offline":
         raise ConfigError(f"teacher_run is read only by distill=offline (distill={cfg.distill!r}); remove it or set distill=offline")
     if cfg.distill != "none":
-        from jeeg.distill import _check_kd_options
+        from jeeg.engine.distill import _check_kd_options
 
         _check_kd_options(cfg.kd_temperature, cfg.kd_reduction, cfg.kd_loss, cfg.at_normalise)
         if cfg.kd_loss == "features" and cfg.distill != "offline":

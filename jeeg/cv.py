@@ -69,8 +69,8 @@ class TaskFold:
 
 def environment() -> dict[str, Any]:
     """Versions, device and host facts recorded with every run."""
-    import jax
     import flax
+    import jax
     import mne
     import sklearn
 
@@ -213,6 +213,20 @@ def make_members(cfg: CVConfig, folds: list[TaskFold]) -> list[Member]:
         for s, st in enumerate(grid_settings(cfg))
         for k, tf in enumerate(folds)
     ]
+
+
+def member_data(m: Member):
+    """The engine's index arrays of a member (:class:`jeeg.engine.MemberData`)."""
+    from jeeg.engine import MemberData
+
+    return MemberData(m.fold.train, m.fold.val, m.fold.test)
+
+
+def jax_vmap_keys(member_key, members: list[Member]):
+    """The members' PRNG keys, ``member_key(seed, position)`` each (shape (K,))."""
+    import jax
+
+    return jax.vmap(member_key)(np.array([m.seed for m in members]), np.array([m.position for m in members]))
 
 
 def fold_id(model: str, tf: TaskFold, setting: int = 0) -> str:
@@ -379,8 +393,12 @@ class CVRun:
                 rec = _record(name, tf, ds, y_pred, {"setting": 0})
                 self._finish(rec, self._pred_rows(name, tf, ds, y_pred, proba))
 
-    def members_per_program(self, trainer, n_members: int, n_trials: int) -> int:
-        """``max_members`` if set, else as many members as fit half of each device's memory.
+    def members_per_program(self, trainer, members: list[Member], X, Y) -> int:
+        """``max_members`` if set; else every member in one program when the members run one after
+        another inside it (``member_axis="map"``, the CPU default: memory grows only by each
+        member's state); else as many as fit half of each device's memory, from XLA's memory
+        analysis of the compiled run of all members (the compile that :meth:`Trainer.fit` then
+        reuses when they fit).
 
         The number is kept in ``engine.json`` so that a resumed run groups members identically
         (a requirement for a bitwise-identical resume).
@@ -388,12 +406,21 @@ class CVRun:
         saved = self.out / "engine.json"
         if self.resume and saved.exists():
             return int(json.loads(saved.read_text())["members_per_program"])
+        n = len(members)
         if self.cfg.max_members:
-            return min(self.cfg.max_members, n_members)
-        per_member = max(1, trainer.bytes_per_member(n_trials))
-        per_device = max(1, int(0.5 * device_memory_bytes() // per_member))
-        self.engine["bytes_per_member"] = per_member
-        return min(n_members, per_device * trainer.n_devices)
+            return min(self.cfg.max_members, n)
+        if trainer.member_axis == "map":
+            return n
+        from jeeg.engine import member_key
+
+        keys = jax_vmap_keys(member_key, members)
+        need = max(1, trainer.memory_need(X, Y, [member_data(m) for m in members], keys))
+        self.engine["memory_need_bytes"] = need
+        budget = 0.5 * device_memory_bytes() * trainer.n_devices
+        if need <= budget:
+            return n
+        per = max(1, int(n * budget // need))
+        return max(trainer.n_devices, per // trainer.n_devices * trainer.n_devices)
 
     def run_model(self, ds: EpochsDataset, members: list[Member]) -> None:
         """Train the neural model's members in programs of ``members_per_program`` and score them.
@@ -403,7 +430,7 @@ class CVRun:
         """
         import jax
 
-        from jeeg.train import Checkpointing, MemberData, Trainer
+        from jeeg.engine import Checkpointing, Trainer, member_key, program_dir
 
         cfg = self.cfg
         tcfg = cfg.train_config()
@@ -416,7 +443,7 @@ class CVRun:
         if cfg.distill == "none":
             trainer = Trainer(cfg.model, dict(cfg.model_kwargs), *data, input_map=maps["model"], **shapes)
         else:
-            from jeeg.distill import DistillTrainer
+            from jeeg.engine import DistillTrainer
 
             trainer = DistillTrainer(
                 cfg.model, dict(cfg.model_kwargs), cfg.teacher, dict(cfg.teacher_kwargs), *data, mode=cfg.distill,
@@ -424,39 +451,39 @@ class CVRun:
                 t_squared=cfg.kd_t_squared, ce_weight=cfg.kd_ce_weight, loss=cfg.kd_loss, at_normalise=cfg.at_normalise,
                 input_map=maps["model"], teacher_input_map=maps["teacher"], **shapes,
             )
-        per = self.members_per_program(trainer, len(members), len(ds))
+        saved = self.out / "engine.json"
+        if all(fold_id(cfg.model, m.fold, m.setting) in self.lines for m in members) and saved.exists():
+            self.engine.update(json.loads(saved.read_text()))  # every member is recorded: nothing to train
+            return
+        from jeeg.representations import model_inputs
+
+        self._status(f"{cfg.model}: computing {cfg.representation} inputs")
+        inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
+                              **cfg.representation_kwargs)
+        if inputs.shape[1:] != trainer.input_shape:
+            raise ConfigError(
+                f"{cfg.model} takes trials of shape {trainer.input_shape} but representation "
+                f"{cfg.representation!r} gives {inputs.shape[1:]}; make model_kwargs match "
+                "representation_kwargs (e.g. grid_shape, n_frames)")
+        X, Y = trainer.put_data(inputs, ds.y)
+        per = self.members_per_program(trainer, members, X, Y)
         self.engine.update(trainer.describe(), members_per_program=per, n_members=len(members),
                            n_programs=-(-len(members) // per), n_devices=trainer.n_devices,
                            n_processes=jax.process_count())
         if self.primary:
             (self.out / "engine.json").write_text(json.dumps(self.engine, indent=2))
-        X = Y = None
         for c0 in range(0, len(members), per):
             chunk = members[c0 : c0 + per]
             ids = [fold_id(cfg.model, m.fold, m.setting) for m in chunk]
             if all(i in self.lines for i in ids):
                 continue
-            if X is None:
-                from jeeg.representations import model_inputs
-
-                self._status(f"{cfg.model}: computing {cfg.representation} inputs")
-                inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
-                                      **cfg.representation_kwargs)
-                if inputs.shape[1:] != trainer.input_shape:
-                    raise ConfigError(
-                        f"{cfg.model} takes trials of shape {trainer.input_shape} but representation "
-                        f"{cfg.representation!r} gives {inputs.shape[1:]}; make model_kwargs match "
-                        "representation_kwargs (e.g. grid_shape, n_frames)")
-                X, Y = trainer.put_data(inputs, ds.y)
             if self.rep is not None:
                 name = chunk[0].fold.name if len(chunk) == 1 else f"members {c0 + 1}-{c0 + len(chunk)} of {len(members)}"
                 self.rep.start_epochs(name, tcfg.max_epochs)
-            keys = jax.vmap(lambda s, p: jax.random.fold_in(jax.random.key(s), p))(
-                np.array([m.seed for m in chunk]), np.array([m.position for m in chunk])
-            )
+            keys = jax_vmap_keys(member_key, chunk)
             ckpt = None
             if cfg.checkpoint_every:
-                ckpt = Checkpointing(self.out / "checkpoints" / f"{cfg.model}-{c0 // per:04d}", cfg.checkpoint_every)
+                ckpt = Checkpointing(program_dir(self.out, cfg.model, c0 // per), cfg.checkpoint_every)
             extra_fit = {}
             if cfg.distill == "offline":
                 extra_fit["teacher"] = trainer.teacher_state(load_teacher_run(cfg, [m.position for m in chunk]),
@@ -464,7 +491,7 @@ class CVRun:
             if cfg.init_run:
                 extra_fit["init"] = trainer.model_state(load_init_run(cfg, [m.position for m in chunk]), cfg.init_run)
             res = trainer.fit(
-                X, Y, [MemberData(m.fold.train, m.fold.val, m.fold.test) for m in chunk], keys,
+                X, Y, [member_data(m) for m in chunk], keys,
                 on_epoch=(lambda e, logs: self.rep.epoch(e, logs)) if self.rep is not None else None,
                 checkpointing=ckpt,
                 hparams={"lr": [m.lr for m in chunk], "weight_decay": [m.weight_decay for m in chunk]},
@@ -659,7 +686,7 @@ def compare_runs(a: Path, b: Path) -> str | None:
     a, b = Path(a), Path(b)
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
     for m in (ma, mb):  # facts of the machine, not of the results
-        for k in ("bytes_per_member", "n_processes"):
+        for k in ("memory_need_bytes", "bytes_per_member", "n_processes"):
             m.get("engine", {}).pop(k, None)
     if ma != mb:
         for k in sorted(ma, key=lambda k: k != "folds"):  # per-fold records first: the most specific

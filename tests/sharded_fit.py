@@ -11,7 +11,7 @@ jax.config.update("jax_num_cpu_devices", int(sys.argv[1]))
 
 import numpy as np  # noqa: E402
 
-from jeeg.train import MemberData, TrainConfig, Trainer  # noqa: E402
+from jeeg.engine import MemberData, TrainConfig, Trainer  # noqa: E402
 
 
 def main() -> None:

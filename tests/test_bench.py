@@ -27,7 +27,7 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     assert main(["bench", "--quick", "--out", str(out), *([] if peers else ["--no-peers"])]) == 0
     (device,) = [p for p in out.iterdir() if p.is_dir()]
     names = {p.stem for p in device.glob("*.json")}
-    assert names == {"attention", "train_steps", "members_scaling", "end_to_end"}
+    assert names == {"attention", "train_steps", "engine_loop", "members_scaling", "end_to_end"}
     for name in names:
         res = json.loads((device / f"{name}.json").read_text())
         assert res["quick"] is True and res["environment"]["jax"]
@@ -43,6 +43,10 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
             assert r["ratio"] == pytest.approx(r["jeeg_samples_per_s"] / r["peer_samples_per_s"], rel=1e-6)
     if peers:
         assert "torch_sdpa" in cores
+    loop = json.loads((device / "engine_loop.json").read_text())
+    for model, r in loop["models"].items():  # interleaved pairs: each ratio is host loop / compiled run
+        assert r["pairs"] and all(p["ratio"] == pytest.approx(p["host_loop_s"] / p["compiled_s"]) for p in r["pairs"])
+        assert r["iqr"][0] <= r["median_ratio"] <= r["iqr"][1], model
     e2e = json.loads((device / "end_to_end.json").read_text())
     assert e2e["member_parallel"]["n_members"] == e2e["sequential"]["n_members"] == 5
     assert e2e["sequential"]["members_per_program"] == 1

@@ -12,11 +12,10 @@ import jax
 import numpy as np
 import pytest
 
-from jeeg.cli import main
 from jeeg.checkpoints import checkpoint_arrays
-from jeeg.distill import DistillTrainer
+from jeeg.cli import main
+from jeeg.engine import DistillTrainer, TrainConfig
 from jeeg.errors import ConfigError
-from jeeg.train import TrainConfig
 
 
 def _argv(root, cache, out, *extra):

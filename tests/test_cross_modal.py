@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jeeg.distill import DistillTrainer, attention_map, attention_transfer_loss, kd_loss
+from jeeg.engine import (
+    DistillTrainer,
+    MemberData,
+    TrainConfig,
+    Trainer,
+    attention_map,
+    attention_transfer_loss,
+    kd_loss,
+)
 from jeeg.errors import ConfigError
 from jeeg.representations import derivation_matrix
-from jeeg.train import MemberData, TrainConfig, Trainer
 
 
 # --------------------------------------------------------------------------- derivations

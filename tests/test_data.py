@@ -14,12 +14,12 @@ from jeeg.data import (
     TASKS,
     EpochsDataset,
     Preprocessing,
+    eegmmidb,
     load_dataset,
     load_eegmmidb,
     resolve_data_dir,
     standardize_trials,
 )
-from jeeg.data import eegmmidb
 from jeeg.errors import ConfigError, DataError, MissingDataError
 
 # Trials per class (T1, T2), literal; equal to the T1/T2 annotation counts of the EDF files

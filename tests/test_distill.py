@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jeeg.distill import kd_loss
+from jeeg.engine import kd_loss
 from jeeg.errors import ConfigError
 
 S = [[2.0, 0.5, -1.0], [0.0, 1.0, 0.0]]
@@ -54,8 +54,12 @@ def test_teacher_gets_no_gradient_and_bad_options_fail():
 # --------------------------------------------------------------------------- fused KD steps
 import chex  # noqa: E402
 
-from jeeg.distill import DistillTrainer  # noqa: E402
-from jeeg.train import MemberData, TrainConfig, Trainer  # noqa: E402
+from jeeg.engine import (  # noqa: E402
+    DistillTrainer,  # noqa: E402
+    MemberData,
+    TrainConfig,
+    Trainer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +103,8 @@ def test_offline_kd_leaves_the_teacher_bitwise_unchanged(toy):
         np.testing.assert_array_equal(a, b)
     online = DistillTrainer("stff_da", {}, "eegnet", {}, 8, 2, 64, 128.0, CFG, mode="online", **KW).fit(X, y, members, keys)
     assert not np.array_equal(res.test_logits[0], online.test_logits[0])
+    # The frozen teacher carries no optimiser state; the online one does.
+    assert sorted(res.state.opt_state) == ["student"] and sorted(online.state.opt_state) == ["student", "teacher"]
     # A teacher state of another model (or other shapes) is refused with a clear error.
     wrong = Trainer("stff_da", {}, 8, 2, 64, 128.0, CFG, **KW).fit(X, y, members, keys).state
     with pytest.raises(ConfigError, match="does not fit teacher model 'eegnet'"):

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from jeeg.train import Checkpointing, MemberData, TrainConfig, Trainer
+from jeeg.engine import Checkpointing, MemberData, TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_resume_after_interruption_is_bitwise_identical(toy, tmp_path):
 
 def test_checkpoints_pack_member_stacks_and_read_back_by_name(toy, tmp_path):
     from jeeg.checkpoints import checkpoint_arrays, checkpoint_keys, leaf_name, restore_raw
-    from jeeg.train import pack_members, unpack_members
+    from jeeg.engine import pack_members, unpack_members
 
     X, y, members = toy
     tr = _trainer(members)

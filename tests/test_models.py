@@ -153,3 +153,40 @@ def test_temporal_filter_bank_padding():
         assert np.abs(kc).max() > 1.0  # a sum over 250 products of N(0, 1) values
         np.testing.assert_allclose(ks, kc, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(np.asarray(gxs), np.asarray(gxc), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, padding, dilation", [
+    ((3, 50, 4, 5, 7), (3, 3), 1),     # odd kernel, 'same'
+    ((2, 40, 1, 6, 64), (31, 32), 1),  # EEGNet / STFF-DA row 1: one input, 64 taps
+    ((2, 40, 3, 2, 5), (4, 4), 2),     # dilated (U-Time-like)
+    ((2, 30, 2, 3, 3), (0, 0), 3),     # 'valid', dilated
+])
+def test_conv1d_and_its_gradients_equal_the_plain_convolution(shape, padding, dilation):
+    """layers.conv1d (gradients written as NWC/WIO convolutions, fast inside XLA:CPU loops) against
+    lax.conv_general_dilated and JAX's own gradients, and against the definition in float64."""
+    from jeeg.models.layers import conv1d
+
+    N, T, C, F, K = shape
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((N, T, C)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((K, C, F)), jnp.float32)
+
+    def plain(x, w):
+        return jax.lax.conv_general_dilated(x, w, (1,), [padding], rhs_dilation=(dilation,),
+                                            dimension_numbers=("NWC", "WIO", "NWC"))
+
+    y, back = jax.vjp(lambda x, w: conv1d(x, w, padding, dilation), x, w)
+    y0, back0 = jax.vjp(plain, x, w)
+    np.testing.assert_array_equal(y, y0)
+    g = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
+    for a, b in zip(back(g), back0(g)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # The input gradient by its definition, dx[n, t, c] = Σ_k Σ_f g[n, t + lo − d·k, f] · w[k, c, f].
+    gn, wn = np.asarray(g, np.float64), np.asarray(w, np.float64)
+    dx = np.zeros((N, T, C))
+    for t in range(T):
+        for k in range(K):
+            j = t + padding[0] - dilation * k
+            if 0 <= j < y.shape[1]:
+                dx[:, t] += gn[:, j] @ wn[k].T
+    np.testing.assert_allclose(back(g)[0], dx, rtol=1e-5, atol=1e-5)

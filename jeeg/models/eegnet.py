@@ -67,9 +67,9 @@ class EEGNetV4(nnx.Module):
     max_norm : float
         Max L2 norm of each spatial filter (1.0).
     temporal_conv : {"auto", "conv", "shifted"}
-        How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is a
-        convolution on the CPU and shifted multiply-adds on accelerators, where members vmapped
-        over a convolution run slowly. Same parameters and maths either way.
+        How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is the
+        convolution unless the training engine chooses shifted multiply-adds for vmapped members
+        (:func:`jeeg.engine.member_formulation`). Same parameters and maths either way.
 
     Raises
     ------

@@ -16,9 +16,12 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jeeg.engine.checkpoint import state_from_flat
+from jeeg.engine.loop import MemberState, TrainConfig, _unchunk, _valid_means, member_formulation
+from jeeg.engine.mesh import default_member_axis, member_mesh
+from jeeg.engine.trainer import Trainer
 from jeeg.errors import ConfigError
 from jeeg.models import apply_constraints, build_model
-from jeeg.train import MemberState, TrainConfig, Trainer, _unchunk, _valid_means, state_from_flat
 
 REDUCTIONS = ("reference", "batchmean")
 #: What the student learns from: the teacher's logits (:func:`kd_loss`) or its features (:func:`attention_transfer_loss`).
@@ -167,8 +170,9 @@ def kd_loss(
 class DistillTrainer(Trainer):
     """Teacher + student pairs as members: both forward passes and updates in ONE jitted step.
 
-    Every member holds a teacher and a student (``params``, ``batch_stats`` and ``opt_state`` are
-    dicts ``{"student": ..., "teacher": ...}`` stacked over members). Each step computes the
+    Every member holds a teacher and a student (``params`` and ``batch_stats`` are dicts
+    ``{"student": ..., "teacher": ...}`` stacked over members; ``opt_state`` holds the student's
+    and, online only, the teacher's optimiser state). Each step computes the
     teacher's outputs on the batch and the student's loss against them.
 
     * ``mode="online"`` (MSC-T3AM's best setting): the teacher trains at the same time on the
@@ -183,7 +187,7 @@ class DistillTrainer(Trainer):
     sleep-staging "feature training" stage; both models must accept ``return_features=True``,
     e.g. U-Time). Evaluation, early stopping and the returned test logits are the student's; in
     the feature stage the validation loss is the feature loss (the reference keeps the epoch of
-    minimal validation feature loss). Parameters as :class:`~jeeg.train.Trainer` (``input_map``:
+    minimal validation feature loss). Parameters as :class:`~jeeg.engine.trainer.Trainer` (``input_map``:
     the student's input channels), plus the teacher's registry name and hyper-parameters,
     ``teacher_input_map`` (the teacher's input channels of the same trials: cross-modal
     distillation) and the loss options (architectures.md §1: T = 1.5, weight 1, reference
@@ -210,6 +214,9 @@ class DistillTrainer(Trainer):
                               f"got {self.teacher_input_map.shape}")
         self.teacher_chans = n_chans if self.teacher_input_map is None else self.teacher_input_map.shape[0]
 
+        axis = kwargs.get("member_axis") or default_member_axis(kwargs.get("mesh") or member_mesh())
+        teacher_kwargs = member_formulation(teacher, teacher_kwargs, axis)
+
         def make_teacher(key):
             return build_model(teacher, self.teacher_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key),
                                **teacher_kwargs)
@@ -224,8 +231,9 @@ class DistillTrainer(Trainer):
         _, sp, ss = nnx.split(self._make(jax.random.fold_in(key, 0)), nnx.Param, nnx.BatchStat)
         _, tp, ts = nnx.split(self._make_teacher(jax.random.fold_in(key, 2)), nnx.Param, nnx.BatchStat)
         tx = self._tx(lr, weight_decay)
-        return MemberState({"student": sp, "teacher": tp}, {"student": ss, "teacher": ts},
-                           {"student": tx.init(sp), "teacher": tx.init(tp)})
+        # A frozen (offline) teacher is never updated: it carries no optimiser state.
+        opt = {"student": tx.init(sp), **({"teacher": tx.init(tp)} if self.mode == "online" else {})}
+        return MemberState({"student": sp, "teacher": tp}, {"student": ss, "teacher": ts}, opt)
 
     def _call(self, model, x, train: bool, key=None):
         """(logits, features or None) of ``model`` on its inputs ``x``."""
@@ -292,7 +300,7 @@ class DistillTrainer(Trainer):
 
     # ------------------------------------------------------------------ states of finished runs
     def teacher_state(self, flat: dict[str, np.ndarray], where: str = "teacher checkpoint") -> MemberState:
-        """A member-stacked teacher :class:`~jeeg.train.MemberState` from flat arrays.
+        """A member-stacked teacher :class:`~jeeg.engine.loop.MemberState` from flat arrays.
 
         Parameters
         ----------
@@ -341,7 +349,7 @@ class DistillTrainer(Trainer):
     def fit(self, X, Y, members, keys, on_epoch=None, checkpointing=None, hparams=None, init=None,
             teacher: MemberState | None = None):
         """:meth:`Trainer.fit` for teacher + student pairs; ``teacher`` (offline mode): the
-        member-stacked :class:`~jeeg.train.MemberState` of a teacher run with the same members
+        member-stacked :class:`~jeeg.engine.loop.MemberState` of a teacher run with the same members
         (``FitResult.state``), one teacher per member; ``init``: the students' starting state.
 
         Raises
