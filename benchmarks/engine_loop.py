@@ -20,13 +20,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import log, write_result  # noqa: E402
+from harness import interleaved, log, write_result  # noqa: E402
 
 MODELS = ("stff_da", "eegnet")
 
@@ -81,30 +80,19 @@ def run(quick: bool = False, out=None) -> dict:
         Xd, Yd = tr.put_data(X, Y)
         compiled = lambda: tr.fit(Xd, Yd, [member], key[None])  # noqa: E731
         host = lambda: host_fit(tr, Xd, Yd, member, key, max_epochs)  # noqa: E731
-        t0 = time.perf_counter()
-        compiled()
-        first_compiled = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        host()
-        first_host = time.perf_counter() - t0
-        load0 = os.getloadavg()
-        samples = []
-        for _ in range(pairs):
+        first = {}
+        for name, fn in (("compiled", compiled), ("host_loop", host)):  # compiles, warms up
             t0 = time.perf_counter()
-            compiled()
-            tc = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            host()
-            th = time.perf_counter() - t0
-            samples.append({"compiled_s": tc, "host_loop_s": th, "ratio": th / tc})
-        ratios = np.array([s["ratio"] for s in samples])
-        q1, med, q3 = np.percentile(ratios, [25, 50, 75])
-        rows[model] = {"pairs": samples, "median_ratio": float(med), "iqr": [float(q1), float(q3)],
-                       "first_call_s": {"compiled": first_compiled, "host_loop": first_host},
-                       "median_s": {"compiled": float(np.median([s["compiled_s"] for s in samples])),
-                                    "host_loop": float(np.median([s["host_loop_s"] for s in samples]))},
-                       "load_average": {"before": load0, "after": os.getloadavg()},
-                       "member_axis": tr.member_axis, "steps_per_epoch": tr.steps_per_epoch}
+            fn()
+            first[name] = time.perf_counter() - t0
+        r = interleaved(compiled, host, pairs)  # ratio = host loop / compiled run, pair by pair
+        rows[model] = {"pairs": [{"compiled_s": p["a_s"], "host_loop_s": p["b_s"], "ratio": p["ratio"]}
+                                 for p in r["pairs"]],
+                       "median_ratio": r["median_ratio"], "iqr": r["iqr"], "first_call_s": first,
+                       "median_s": {"compiled": r["median_s"]["a"], "host_loop": r["median_s"]["b"]},
+                       "load_average": r["load_average"], "member_axis": tr.member_axis,
+                       "steps_per_epoch": tr.steps_per_epoch}
+        med, (q1, q3) = r["median_ratio"], r["iqr"]
         log(f"{model:8s} compiled run {rows[model]['median_s']['compiled']:.2f} s, host loop "
             f"{rows[model]['median_s']['host_loop']:.2f} s per fit of {max_epochs} epochs: "
             f"host / compiled = {med:.2f}x (IQR {q1:.2f}-{q3:.2f})")

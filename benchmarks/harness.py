@@ -52,6 +52,31 @@ def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> flo
     return statistics.median(times)
 
 
+def interleaved(a: Callable[[], Any], b: Callable[[], Any], pairs: int) -> dict:
+    """Time ``a`` and ``b`` alternately (a, b, a, b, ...), ``pairs`` times each, results ready.
+
+    Each pair's ratio ``t_b / t_a`` is one sample, so a change of load hits both sides of it
+    alike. Returns the samples, their median ratio and interquartile range, the median times and
+    the load average before and after (``os.getloadavg``)."""
+    import numpy as np
+
+    def wall(fn) -> float:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        return time.perf_counter() - t0
+
+    load0 = os.getloadavg()
+    samples = []
+    for _ in range(pairs):
+        ta, tb = wall(a), wall(b)
+        samples.append({"a_s": ta, "b_s": tb, "ratio": tb / ta})
+    q1, med, q3 = np.percentile([s["ratio"] for s in samples], [25, 50, 75])
+    return {"pairs": samples, "median_ratio": float(med), "iqr": [float(q1), float(q3)],
+            "median_s": {"a": float(np.median([s["a_s"] for s in samples])),
+                         "b": float(np.median([s["b_s"] for s in samples]))},
+            "load_average": {"before": list(load0), "after": list(os.getloadavg())}}
+
+
 def n_cores() -> int:
     """CPU cores this process may use (the thread count given to the PyTorch peers)."""
     try:
@@ -66,8 +91,20 @@ def environment() -> dict:
 
     env = run_environment()
     env.update(xla_flags=os.environ.get("XLA_FLAGS", ""), cores=n_cores(), n_devices=jax.device_count(),
-               platform=jax.devices()[0].platform)
+               platform=jax.devices()[0].platform, commit=git_commit())
     return env
+
+
+def git_commit() -> str:
+    """The repository's commit (short hash, ``+changes`` if tracked files differ from it), or ``?``."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "jeeg", "benchmarks"], cwd=repo).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return head + ("+changes" if dirty else "")
 
 
 def device_tag() -> str:

@@ -68,10 +68,10 @@ def fit_time(model: str, K: int, member_axis: str, epochs: int, n_train: int, qu
             "first_call_s": first, "samples_per_s": samples / wall}
 
 
-def run(quick: bool = False, out=None, models=None, ks=None, axes=("map", "vmap")) -> dict:
+def run(quick: bool = False, out=None, models=None, ks=None, axes=("map", "vmap"), epochs=None, n_train=None) -> dict:
     models = models or (["eegnet", "stff_da"] if quick else list(MODELS))
     ks = ks or ([1, 2] if quick else [1, 8, 32])
-    epochs, n_train = (2, 32) if quick else (5, 128)
+    epochs, n_train = epochs or (2 if quick else 5), n_train or (32 if quick else 128)
     rows = []
     for model in models:
         for axis in axes:
@@ -90,7 +90,7 @@ def run(quick: bool = False, out=None, models=None, ks=None, axes=("map", "vmap"
                 log(f"{model:15s} {axis:4s} K={K:3d} {r['samples_per_s']:10.1f} samples/s "
                     f"(fit {r['wall_s']:.2f} s, first {r['first_call_s']:.1f} s) "
                     f"x{r['speedup_vs_one_member'] or float('nan'):.2f} one member")
-    result = {"quick": quick, "batch_per_member": 16, "results": rows}
+    result = {"quick": quick, "batch_per_member": 16, "epochs": epochs, "n_train_per_member": n_train, "results": rows}
     path = write_result("members_fit", result, out)
     log(f"wrote {path}")
     return result
@@ -102,10 +102,13 @@ def main() -> None:
     ap.add_argument("--models", default=None)
     ap.add_argument("--ks", default=None)
     ap.add_argument("--axes", default="map,vmap")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs per fit (default 5; --quick 2)")
+    ap.add_argument("--n-train", type=int, default=None, help="training trials per member (default 128; --quick 32)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     run(args.quick, args.out, args.models.split(",") if args.models else None,
-        [int(k) for k in args.ks.split(",")] if args.ks else None, tuple(args.axes.split(",")))
+        [int(k) for k in args.ks.split(",")] if args.ks else None, tuple(args.axes.split(",")), args.epochs,
+        args.n_train)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def _env_line(res: dict) -> str:
     env = res.get("environment", {})
     quick = " **(--quick: a smoke test, not a result)**" if res.get("quick") else ""
     return (f"{env.get('date', '?')[:10]}, {env.get('device_kind', '?')} ({env.get('cores', '?')} cores, "
-            f"{env.get('n_devices', '?')} device(s)), jax {env.get('jax', '?')}{quick}")
+            f"{env.get('n_devices', '?')} device(s)), jax {env.get('jax', '?')}"
+            f"{', commit ' + env['commit'] if env.get('commit') else ''}{quick}")
 
 
 def attention_md(res: dict) -> list[str]:
@@ -112,8 +113,18 @@ def engine_loop_md(res: dict) -> list[str]:
                          "IQR", "interleaved pairs"], rows)
 
 
+def members_fit_md(res: dict) -> list[str]:
+    rows = [[r["model"], r["member_axis"], str(r["K"]),
+             r["error"][:60] if "error" in r else _fmt(r["samples_per_s"]),
+             "" if "error" in r else _fmt(r.get("speedup_vs_one_member"), 2),
+             "" if "error" in r else _fmt(r.get("first_call_s"), 1)] for r in res.get("results", [])]
+    out = [f"### Members scaling of the compiled run (whole fit, {res.get('epochs')} epochs, "
+           f"{res.get('n_train_per_member')} training trials and batch 16 per member)", "", _env_line(res), ""]
+    return out + _table(["model", "member axis", "K", "training samples/s", "vs one member", "first fit s"], rows)
+
+
 SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("engine_loop", engine_loop_md),
-            ("members_scaling", members_md), ("end_to_end", end_to_end_md))
+            ("members_fit", members_fit_md), ("members_scaling", members_md), ("end_to_end", end_to_end_md))
 
 
 def plot(folder: Path) -> list[Path]:

@@ -190,3 +190,33 @@ def test_conv1d_and_its_gradients_equal_the_plain_convolution(shape, padding, di
             if 0 <= j < y.shape[1]:
                 dx[:, t] += gn[:, j] @ wn[k].T
     np.testing.assert_allclose(back(g)[0], dx, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilation", [
+    ((2, 9, 8, 3), (3, 3, 3, 4), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ((2, 9, 8, 3), (3, 2, 3, 4), (2, 2), ((1, 1), (0, 1)), (1, 1)),            # strided (SST's pooling convs)
+    ((2, 9, 12, 3), (3, 3, 3, 2), (1, 1), ((1, 1), (3, 3)), (1, 3)),           # dilated (SST's depth-as-width)
+    ((2, 6, 5, 7, 3), (3, 3, 3, 3, 4), (1, 1, 1), ((1, 1),) * 3, (1, 1, 1)),   # 3-D
+    ((2, 7, 6, 8, 2), (2, 3, 3, 2, 3), (2, 1, 2), ((0, 1), (1, 1), (1, 0)), (1, 1, 1)),
+    ((2, 31, 3), (4, 3, 5), (3,), ((2, 1),), (1,)),                              # 1-D strided
+])
+def test_conv_nd_and_its_gradients_equal_the_plain_convolution(x_shape, w_shape, strides, padding, dilation):
+    """layers.conv in 1-3 D, with strides and dilations (SST-EmotionNet's convolutions), against
+    lax.conv_general_dilated and JAX's own gradients."""
+    from jeeg.models.layers import _CHANNELS_LAST, conv
+
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.standard_normal(x_shape), jnp.float32)
+    w = jnp.asarray(rng.standard_normal(w_shape), jnp.float32)
+
+    def plain(x, w):
+        return jax.lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dilation,
+                                            dimension_numbers=_CHANNELS_LAST[len(strides)])
+
+    y, back = jax.vjp(lambda x, w: conv(x, w, strides, padding, dilation), x, w)
+    y0, back0 = jax.vjp(plain, x, w)
+    np.testing.assert_array_equal(y, y0)
+    g = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
+    for a, b in zip(back(g), back0(g)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

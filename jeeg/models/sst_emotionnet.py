@@ -69,6 +69,7 @@ import numpy as np
 from flax import nnx
 
 from jeeg.errors import ConfigError
+from jeeg.models.layers import conv
 
 VARIANTS = ("official", "torcheeg")
 L2_WEIGHT = 1e-4  # Keras ``l2(1e-4)``: adds 1e-4 · Σ w² to the loss for each kernel of l2_params()
@@ -135,7 +136,9 @@ class Conv3d(nnx.Module):
     ``padding`` is "same" (Keras's rule) or explicit (before, after) pairs per axis. Kernels
     1x1x1 run as a matmul, (k,k,1) at stride 1 as a 2-D convolution over (H, W·D) dilated by D
     along the second axis, (1,1,k) as a 1-D convolution over D; others as a 3-D convolution.
-    Initialised he_normal (Keras) or as PyTorch's ``Conv3d`` (``torch_init``).
+    Initialised he_normal (Keras) or as PyTorch's ``Conv3d`` (``torch_init``). Every convolution
+    is :func:`jeeg.models.layers.conv` (channels-last, gradients in the same layout: fast inside
+    XLA:CPU's compiled training loop).
     """
 
     def __init__(self, c_in: int, c_out: int, kernel_size, *, init: _Init, torch_init: bool, stride=(1, 1, 1),
@@ -158,23 +161,19 @@ class Conv3d(nnx.Module):
             return x @ k.reshape(C, -1)
         if unit and kd == 1 and pads[2] == (0, 0):
             (pw0, pw1) = pads[1]
-            y = jax.lax.conv_general_dilated(
-                x.reshape(B, H, W * D, C), k[:, :, 0], (1, 1), (pads[0], (pw0 * D, pw1 * D)), rhs_dilation=(1, D),
-                dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            y = conv(x.reshape(B, H, W * D, C), k[:, :, 0], (1, 1), (pads[0], (pw0 * D, pw1 * D)), (1, D))
             return y.reshape(B, y.shape[1], y.shape[2] // D, D, -1)
         if unit and kh == kw == 1 and pads[:2] == ((0, 0), (0, 0)):
-            y = jax.lax.conv_general_dilated(x.reshape(B * H * W, D, C), k[0, 0], (1,), (pads[2],),
-                                             dimension_numbers=("NWC", "WIO", "NWC"))
+            y = conv(x.reshape(B * H * W, D, C), k[0, 0], (1,), (pads[2],), (1,))
             return y.reshape(B, H, W, y.shape[1], -1)
         if self.stride[2] == 1:  # the kD depth neighbours become input channels of a 2-D conv over (H, W)
             xp = jnp.pad(x, ((0, 0), (0, 0), (0, 0), pads[2], (0, 0)))
             Do = D + sum(pads[2]) - kd + 1
             s = jnp.stack([xp[:, :, :, i : i + Do] for i in range(kd)], axis=-2)  # (B, H, W, Do, kD, C)
             s = s.transpose(0, 3, 1, 2, 4, 5).reshape(B * Do, H, W, kd * C)
-            y = jax.lax.conv_general_dilated(s, k.reshape(kh, kw, kd * C, -1), self.stride[:2], pads[:2],
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            y = conv(s, k.reshape(kh, kw, kd * C, -1), self.stride[:2], pads[:2], (1, 1))
             return y.reshape(B, Do, *y.shape[1:]).transpose(0, 2, 3, 1, 4)
-        return jax.lax.conv_general_dilated(x, k, self.stride, pads, dimension_numbers=("NHWDC", "HWDIO", "NHWDC"))
+        return conv(x, k, self.stride, pads, (1, 1, 1))
 
 
 class Dense(nnx.Module):
