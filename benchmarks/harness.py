@@ -96,12 +96,14 @@ def environment() -> dict:
 
 
 def git_commit() -> str:
-    """The repository's commit (short hash, ``+changes`` if tracked files differ from it), or ``?``."""
+    """The repository's commit (short hash, ``+changes`` if the code in ``jeeg/`` or ``benchmarks/``
+    differs from it; results files do not count), or ``?``."""
     repo = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "jeeg", "benchmarks"], cwd=repo).returncode
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "jeeg", "benchmarks", ":!benchmarks/results"],
+                               cwd=repo).returncode
     except (OSError, subprocess.CalledProcessError):
         return "?"
     return head + ("+changes" if dirty else "")

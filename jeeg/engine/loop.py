@@ -241,7 +241,8 @@ class CompiledLoop:
         #: two members each; jax 0.10.2, 2026-11-29).
         self.init = jax.jit(lambda keys, lr, wd: over_members(
             lambda m, _: self._init_one(m["key"], m["lr"], m["wd"]), self.mesh, "map")({"key": keys, "lr": lr, "wd": wd}, None))
-        #: One member-vmapped step (benchmarks time it; :meth:`fit` runs it inside :meth:`_epoch`).
+        #: The member-vmapped step alone (the step benchmarks time it; the compiled run calls
+        #: ``_step_member`` inside :meth:`_epoch_one`).
         self.train_step = jax.jit(jax.vmap(self._masked_step_one, in_axes=(0, None, None, 0, 0, 0, 0, 0)))
         # One member's step and evaluation, traced once and reused by every program that calls them.
         self._step_member = jax.jit(self._masked_step_one)
