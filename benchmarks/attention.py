@@ -383,8 +383,8 @@ def run(quick: bool = False, out=None, peers: bool = True, repeats: int | None =
         result["peer_error"] = "skipped (--no-peers)"
     result["results"] = rows
     result["wall_s"] = time.perf_counter() - t_start
-    path = write_result("attention", result, out)
-    log(f"wrote {path} ({result['wall_s']:.0f} s)")
+    write_result("attention", result, out)
+    log(f"attention benchmark took {result['wall_s']:.0f} s")
     return result
 
 

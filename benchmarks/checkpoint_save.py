@@ -72,8 +72,7 @@ def main(argv=None) -> int:
         print(f"{r['model']:15s} {r['n_arrays']:5d} arrays {r['bytes'] / 1e6:7.1f} MB  leaf by leaf "
               f"{r['leaf_by_leaf_s']:.3f} s  packed {r['packed_s']:.3f} s  x{r['speedup']:.1f}", flush=True)
         rows.append(r)
-    path = write_result("checkpoint_save", {"repeats": args.repeats, "rows": rows}, args.out)
-    print(f"wrote {path}")
+    write_result("checkpoint_save", {"repeats": args.repeats, "rows": rows}, args.out)
     return 0
 
 

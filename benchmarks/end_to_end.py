@@ -73,8 +73,7 @@ def run(quick: bool = False, out=None, subjects: str | None = None) -> dict:
     log(f"member-parallel is {speedup:.2f}x the speed of sequential")
     result = {"quick": quick, "subjects": subjects, "n_trials": len(ds), "max_epochs": max_epochs,
               "data_load_s": load_s, "config": base.to_dict(), **rows, "speedup_parallel_vs_sequential": speedup}
-    path = write_result("end_to_end", result, out)
-    log(f"wrote {path}")
+    write_result("end_to_end", result, out)
     return result
 
 

@@ -98,8 +98,7 @@ def run(quick: bool = False, out=None) -> dict:
             f"host / compiled = {med:.2f}x (IQR {q1:.2f}-{q3:.2f})")
     result = {"quick": quick, "max_epochs": max_epochs, "n_trials": 45, "shape": [64, 640], "batch_size": 16,
               "models": rows}
-    path = write_result("engine_loop", result, out)
-    log(f"wrote {path}")
+    write_result("engine_loop", result, out)
     return result
 
 

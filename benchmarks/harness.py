@@ -127,11 +127,13 @@ def peak_flops(dtype: str = "float32") -> float | None:
 
 
 def write_result(name: str, result: dict, out: Path | None = None) -> Path:
-    """Write ``result`` (with ``environment`` added) to ``<out>/<device>/<name>.json``; returns the path."""
+    """Write ``result`` (with ``environment`` added) to ``<out>/<device>/<name>.json``, say so on
+    stdout (:func:`log`), and return the path."""
     folder = Path(out or RESULTS) / device_tag()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps({"benchmark": name, **result, "environment": environment()}, indent=2))
+    log(f"wrote {path}")
     return path
 
 

@@ -91,8 +91,7 @@ def run(quick: bool = False, out=None, models=None, ks=None, axes=("map", "vmap"
                     f"(fit {r['wall_s']:.2f} s, first {r['first_call_s']:.1f} s) "
                     f"x{r['speedup_vs_one_member'] or float('nan'):.2f} one member")
     result = {"quick": quick, "batch_per_member": 16, "epochs": epochs, "n_train_per_member": n_train, "results": rows}
-    path = write_result("members_fit", result, out)
-    log(f"wrote {path}")
+    write_result("members_fit", result, out)
     return result
 
 

@@ -67,10 +67,8 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write(name: str, result: dict, out) -> Path:
-    """:func:`harness.write_result`, announced on stdout; returns the path."""
-    path = harness.write_result(name, result, out)
-    print(f"wrote {path}")
-    return path
+    """:func:`harness.write_result`; returns the path."""
+    return harness.write_result(name, result, out)
 
 
 def run(ks: list[int], repeats: int) -> dict:

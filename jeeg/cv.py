@@ -222,9 +222,11 @@ def member_data(m: Member):
     return MemberData(m.fold.train, m.fold.val, m.fold.test)
 
 
-def jax_vmap_keys(member_key, members: list[Member]):
-    """The members' PRNG keys, ``member_key(seed, position)`` each (shape (K,))."""
+def member_keys(members: list[Member]):
+    """The members' PRNG keys (K,), :func:`jeeg.engine.member_key` of each member's seed and position."""
     import jax
+
+    from jeeg.engine import member_key
 
     return jax.vmap(member_key)(np.array([m.seed for m in members]), np.array([m.position for m in members]))
 
@@ -411,10 +413,7 @@ class CVRun:
             return min(self.cfg.max_members, n)
         if trainer.member_axis == "map":
             return n
-        from jeeg.engine import member_key
-
-        keys = jax_vmap_keys(member_key, members)
-        need = max(1, trainer.memory_need(X, Y, [member_data(m) for m in members], keys))
+        need = max(1, trainer.memory_need(X, Y, [member_data(m) for m in members], member_keys(members)))
         self.engine["memory_need_bytes"] = need
         budget = 0.5 * device_memory_bytes() * trainer.n_devices
         if need <= budget:
@@ -430,7 +429,7 @@ class CVRun:
         """
         import jax
 
-        from jeeg.engine import Checkpointing, Trainer, member_key, program_dir
+        from jeeg.engine import Checkpointing, Trainer, program_dir
 
         cfg = self.cfg
         tcfg = cfg.train_config()
@@ -480,7 +479,7 @@ class CVRun:
             if self.rep is not None:
                 name = chunk[0].fold.name if len(chunk) == 1 else f"members {c0 + 1}-{c0 + len(chunk)} of {len(members)}"
                 self.rep.start_epochs(name, tcfg.max_epochs)
-            keys = jax_vmap_keys(member_key, chunk)
+            keys = member_keys(chunk)
             ckpt = None
             if cfg.checkpoint_every:
                 ckpt = Checkpointing(program_dir(self.out, cfg.model, c0 // per), cfg.checkpoint_every)

@@ -148,8 +148,6 @@ def unpack_members(packed: dict[str, jax.Array], template, sharding):
 
 def layout_bytes(layout: dict) -> np.ndarray:
     """The layouts of a checkpoint's packed parts as a uint8 array of JSON (orbax saves arrays)."""
-    import json
-
     return np.frombuffer(json.dumps(layout, sort_keys=True).encode(), dtype=np.uint8).copy()
 
 
@@ -189,7 +187,6 @@ def restore_raw(path: Path) -> dict:
     process's first device, whatever mesh wrote it (e.g. another number of processes). Member
     stacks saved packed (:func:`pack_members`) come back unpacked, nested by name as
     orbax nests a pytree saved leaf by leaf, so both formats read alike."""
-    import jax
     import orbax.checkpoint as ocp
 
     dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
@@ -235,7 +232,16 @@ def is_packed(manager) -> bool:
     return "layout" in checkpoint_keys(Path(manager.directory) / str(manager.latest_step()) / "default")
 
 def restore(manager, template: dict, sharding, packed: bool):
-    """The latest checkpoint's state, best and loop; ``packed``: as :func:`is_packed` found it."""
+    """The latest checkpoint's ``state``, ``best`` and host ``loop`` (writable numpy copies) of
+    ``manager``, shaped and sharded (``sharding``) as ``template``; ``packed``: as :func:`is_packed`
+    found it.
+
+    Raises
+    ------
+    ConfigError
+        If the checkpoint holds another model's or other shapes' stacks, or was written by members
+        with other keys or hyper-parameters (another seed, other folds, another grid).
+    """
     import orbax.checkpoint as ocp
 
     step = manager.latest_step()

@@ -132,13 +132,9 @@ def _valid_means(per_trial_loss, logits, y, n_valid):
     return jnp.sum(per_trial_loss * mask) / n, jnp.sum((jnp.argmax(logits, -1) == y) * mask) / n
 
 
-def _select(mask: jax.Array, new, old):
-    """Per-member ``where(mask[k], new, old)`` over two member-stacked pytrees."""
-
-    def sel(a, b):
-        return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
-
-    return jax.tree.map(sel, new, old)
+def _where(pred: jax.Array, new, old):
+    """``new`` where the scalar ``pred`` holds, else ``old``, leaf by leaf over two pytrees."""
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
 class CompiledLoop:
@@ -321,7 +317,7 @@ class CompiledLoop:
         for leaf in jax.tree.leaves(new.params):
             finite &= jnp.all(jnp.isfinite(leaf))
         apply = do & finite
-        return jax.tree.map(lambda a, b: jnp.where(apply, a, b), new, state), loss, acc, do & ~finite
+        return _where(apply, new, state), loss, acc, do & ~finite
 
     def _over_members(self, f: Callable) -> Callable:
         """``f(member, shared)`` of ONE member over the member axis (:func:`jeeg.engine.mesh.over_members`)."""
@@ -366,8 +362,7 @@ class CompiledLoop:
             best_loss=jnp.where(improved, va_loss, loop["best_loss"]),
             stopped_epoch=jnp.where(stop, e, loop["stopped_epoch"]),
         )
-        best = jax.tree.map(lambda a, b: jnp.where(improved, a, b), state, c["best"])
-        return {"state": state, "best": best, "loop": loop}
+        return {"state": state, "best": _where(improved, state, c["best"]), "loop": loop}
 
     def _chunk_one(self, member: dict, shared: dict) -> dict:
         """Epochs ``epoch`` … ``end − 1`` of ONE member as a ``lax.while_loop`` that ends early when

@@ -9,6 +9,7 @@ resumed or differently chunked fit ends bitwise-identical to an uninterrupted on
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -59,6 +60,20 @@ class FitResult:
     failed_step: np.ndarray
 
 
+#: The per-member loop bookkeeping besides ``epoch`` and ``history``: its dtype in the compiled run
+#: and on the host (as checkpoints have always held it).
+_LOOP_FIELDS = {"active": (bool, bool), "best_score": (np.float32, np.float64), "best_loss": (np.float32, np.float64),
+                "best_epoch": (np.int32, np.int64), "stopped_epoch": (np.int32, np.int64),
+                "failed_step": (np.int32, np.int64)}
+
+
+def _repeat_first(a, n: int) -> np.ndarray:
+    """A host array (K, ...) of K members' values, padded to (n, ...) with copies of member 0 (the
+    inactive members that fill the member axis to a multiple of the device count)."""
+    a = np.asarray(a)[:n]
+    return np.concatenate([a, np.repeat(a[:1], n - a.shape[0], 0)])  # a new, contiguous array
+
+
 def _pad(indices: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(indices), length), np.int32)
     for k, idx in enumerate(indices):
@@ -80,11 +95,7 @@ class Trainer(CompiledLoop):
     def _stack_members(self, a, n_members: int) -> jax.Array:
         """A host array (K, ...) of K members' values → (n_members, ...) on the member mesh
         (padding members repeat member 0)."""
-        a = np.asarray(to_host(a))
-        n = a.shape[0]
-        if n < n_members:
-            a = np.concatenate([a, np.repeat(a[:1], n_members - n, 0)])
-        return self.put_members(a[:n_members])
+        return self.put_members(_repeat_first(to_host(a), n_members))
 
     def _with_init(self, state: MemberState, init: MemberState, n_members: int) -> MemberState:
         """``state`` with the parameters and batch statistics of ``init`` (member-stacked, e.g. the
@@ -114,6 +125,10 @@ class Trainer(CompiledLoop):
         return put_replicated(np.asarray(X, np.float32), self.mesh), put_replicated(np.asarray(Y, np.int32), self.mesh)
 
     def _eval_padded(self, state: MemberState, X, Y, idx: list[np.ndarray]):
+        """Evaluate each member of ``state`` on its trials ``idx`` (a list as long as the real
+        members; the padding members repeat the first list)."""
+        n_members = jax.tree.leaves(state.params)[0].shape[0]
+        idx = list(idx) + [idx[0]] * (n_members - len(idx))
         length = max(len(i) for i in idx)
         if length > self.n_eval_pad:
             raise ConfigError(f"an evaluation part has {length} trials; this Trainer was built for ≤ {self.n_eval_pad}")
@@ -129,13 +144,8 @@ class Trainer(CompiledLoop):
         every array (``epoch``: each member's next epoch) is sharded over members."""
         m = self.put_members
         return {
+            **{k: m(np.asarray(loop[k], dev)) for k, (dev, _) in _LOOP_FIELDS.items()},
             "epoch": m(np.full(len(loop["active"]), int(loop["epoch"]) + 1, np.int32)),
-            "active": m(np.asarray(loop["active"], bool)),
-            "best_score": m(np.asarray(loop["best_score"], np.float32)),
-            "best_loss": m(np.asarray(loop["best_loss"], np.float32)),
-            "best_epoch": m(np.asarray(loop["best_epoch"], np.int32)),
-            "stopped_epoch": m(np.asarray(loop["stopped_epoch"], np.int32)),
-            "failed_step": m(np.asarray(loop["failed_step"], np.int32)),
             "history": {k: m(np.asarray(v, np.float32)) for k, v in loop["history"].items()},
         }
 
@@ -143,18 +153,12 @@ class Trainer(CompiledLoop):
     def _host_loop(dev: dict, key_data: np.ndarray, hparams: dict) -> dict:
         """The device loop bookkeeping back on the host, in the layout and dtypes that
         checkpoints have always held (``epoch``: the last finished epoch)."""
-        h = lambda a, dt: to_host(a).astype(dt)  # noqa: E731
         return {
+            **{k: to_host(dev[k]).astype(host) for k, (_, host) in _LOOP_FIELDS.items()},
             "epoch": np.array(int(to_host(dev["epoch"]).max()) - 1),
             "key_data": key_data,
             "hparams": hparams,
-            "active": h(dev["active"], bool),
-            "best_score": h(dev["best_score"], np.float64),
-            "best_loss": h(dev["best_loss"], np.float64),
-            "best_epoch": h(dev["best_epoch"], np.int64),
-            "stopped_epoch": h(dev["stopped_epoch"], np.int64),
-            "failed_step": h(dev["failed_step"], np.int64),
-            "history": {k: h(v, np.float64) for k, v in dev["history"].items()},
+            "history": {k: to_host(v).astype(np.float64) for k, v in dev["history"].items()},
         }
 
     def program(self, carry: dict, data: dict, end: jax.Array):
@@ -179,15 +183,13 @@ class Trainer(CompiledLoop):
         members = list(members) + [members[0]] * (Kp - K)  # inactive padding members
         if not (isinstance(X, jax.Array) and X.sharding == self.replicated):
             X, Y = self.put_data(X, Y)
-        key_data = np.asarray(jax.random.key_data(keys))
-        key_data = np.concatenate([key_data, np.repeat(key_data[:1], Kp - K, 0)])
+        key_data = _repeat_first(jax.random.key_data(keys), Kp)
         keys = jax.random.wrap_key_data(self.put_members(key_data))
         hp = {"lr": c.lr, "weight_decay": c.weight_decay, **(hparams or {})}
         unknown = set(hp) - {"lr", "weight_decay"}
         if unknown:
             raise ConfigError(f"per-member hparams may be lr and weight_decay only; got {sorted(unknown)}")
-        hp = {k: np.broadcast_to(np.asarray(v, np.float32), (K,)) for k, v in hp.items()}
-        hp = {k: np.concatenate([v, np.repeat(v[:1], Kp - K)]) for k, v in hp.items()}
+        hp = {k: _repeat_first(np.broadcast_to(np.asarray(v, np.float32), (K,)), Kp) for k, v in hp.items()}
         train_np, n_train_np = _pad([m.train for m in members], self.n_train_pad)
         if n_train_np[:K].min() < self.batch_size:
             raise ConfigError(f"batch_size {self.batch_size} exceeds a member's training part ({n_train_np.min()})")
@@ -290,8 +292,6 @@ class Trainer(CompiledLoop):
             If the batch size exceeds a member's training part, or a checkpoint to resume from
             belongs to other members (different keys or shapes).
         """
-        import time
-
         c, K = self.config, len(members)
         carry, data, loop = self.start(X, Y, members, keys, hparams, init)
         manager, packed = None, True
@@ -326,8 +326,7 @@ class Trainer(CompiledLoop):
             if manager is not None and ((last + 1) % checkpointing.every == 0 or finished):
                 self._save(manager, last, {**carry, "loop": loop}, packed)
         hist, n_run, best = loop["history"], int(loop["epoch"]) + 1, carry["best"]
-        padded = list(members) + [members[0]] * (len(loop["active"]) - K)
-        logits, aux, _, _ = self._eval_padded(best, data["X"], data["Y"], [m.test for m in padded])
+        logits, aux, _, _ = self._eval_padded(best, data["X"], data["Y"], [m.test for m in members])
         logits, aux = to_host(logits), jax.tree.map(to_host, aux)
         return FitResult(
             history={k: v[:K, :n_run] for k, v in hist.items()},
