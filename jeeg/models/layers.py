@@ -91,8 +91,8 @@ def conv(x: jax.Array, w: jax.Array, strides: tuple, padding: tuple, dilation: t
     gradient correlates the padded input, batch and channel axes swapped, with the output
     gradient as kernel (dilated by the strides, strided by the kernel dilation). XLA:CPU rewrites
     a convolution into the layout its fast kernels need only outside loops, so JAX's own gradient
-    convolutions ran slowly inside the compiled training loop (a ``lax.while_loop``): 40-70x for
-    a 16 x 640 x 64 → 32 1-D convolution with 25 taps (0.26 s against 7 ms per gradient step),
+    convolutions ran slowly inside the compiled training loop (a ``lax.while_loop``): 65x for
+    a 16 x 640 x 64 → 32 1-D convolution with 25 taps (``benchmarks/conv_in_loop.py``),
     3.5x for a U-Time step, 8.7x for an SST-EmotionNet step (jax 0.10.2, 2-core CPU, 2026-11-29).
 
     Parameters
