@@ -46,7 +46,8 @@ def run(quick: bool = False, out=None, subjects: str | None = None) -> dict:
     import numpy as np
 
     from jeeg.config import make_config
-    from jeeg.cv import CVRun, load_for_config, prepare_out_dir
+    from jeeg.cv import CVRun, load_for_config
+    from jeeg.rundir import prepare_out_dir
 
     # A CPU does 1-5 (17 subjects, sequential and member-parallel, take hours on 2 cores).
     subjects = subjects or ("1" if quick else "1-5" if jax.devices()[0].platform == "cpu" else "1-17")

@@ -21,6 +21,9 @@ from typing import Any, Callable
 
 import jax
 
+from jeeg import host
+from jeeg.host import git_commit, n_cores
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -77,36 +80,12 @@ def interleaved(a: Callable[[], Any], b: Callable[[], Any], pairs: int) -> dict:
             "load_average": {"before": list(load0), "after": list(os.getloadavg())}}
 
 
-def n_cores() -> int:
-    """CPU cores this process may use (the thread count given to the PyTorch peers)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
-
-
 def environment() -> dict:
-    """jeeg's run environment plus the benchmark-relevant facts (XLA flags, cores, device count)."""
-    from jeeg.cv import environment as run_environment
-
-    env = run_environment()
-    env.update(xla_flags=os.environ.get("XLA_FLAGS", ""), cores=n_cores(), n_devices=jax.device_count(),
-               platform=jax.devices()[0].platform, commit=git_commit())
+    """jeeg's run environment (:func:`jeeg.host.environment`) plus the benchmark-relevant facts
+    (cores, device count, platform, commit)."""
+    env = host.environment()
+    env.update(cores=n_cores(), n_devices=jax.device_count(), platform=jax.devices()[0].platform, commit=git_commit())
     return env
-
-
-def git_commit() -> str:
-    """The repository's commit (short hash, ``+changes`` if the code in ``jeeg/`` or ``benchmarks/``
-    differs from it; results files do not count), or ``?``."""
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "jeeg", "benchmarks", ":!benchmarks/results"],
-                               cwd=repo).returncode
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    return head + ("+changes" if dirty else "")
 
 
 def device_tag() -> str:

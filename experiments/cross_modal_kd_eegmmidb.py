@@ -129,7 +129,8 @@ def run_stages(out, stages, overrides: dict, log=print) -> None:
     from pathlib import Path
 
     from jeeg.config import make_config
-    from jeeg.cv import CVRun, prepare_out_dir
+    from jeeg.cv import CVRun
+    from jeeg.rundir import prepare_out_dir
 
     for stage in stages:
         run = Path(out) / stage

@@ -209,7 +209,8 @@ def run_modes(out, task_set: str, protocols, modes, overrides: dict, log=print) 
     from pathlib import Path
 
     from jeeg.config import make_config
-    from jeeg.cv import CVRun, prepare_out_dir
+    from jeeg.cv import CVRun
+    from jeeg.rundir import prepare_out_dir
     from jeeg.errors import JeegError
 
     results: dict = {}

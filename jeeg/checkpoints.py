@@ -1,7 +1,7 @@
 """Reading the orbax checkpoints of finished runs (their format: :mod:`jeeg.engine.checkpoint`).
 
 :func:`checkpoint_arrays` lists every array of a run's checkpoints (``jeeg cv
---check-reproducible`` and :func:`jeeg.cv.compare_runs` compare them bitwise);
+--check-reproducible`` and :func:`jeeg.compare.compare_runs` compare them bitwise);
 :func:`check_teacher_run` and :func:`load_teacher_run` find the trained teacher of each fold in a
 teacher run for offline distillation (``distill=offline``, ``teacher_run=DIR``);
 :func:`check_init_run` and :func:`load_init_run` the models a chained stage starts from

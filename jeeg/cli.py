@@ -138,7 +138,7 @@ def _prepare_everywhere(out: Path, overwrite: bool) -> None:
     """Process 0 prepares the run directory; the others check it, then all meet at a barrier."""
     import jax
 
-    from jeeg.cv import prepare_out_dir
+    from jeeg.rundir import prepare_out_dir
 
     prepare_out_dir(out, overwrite, clear=jax.process_index() == 0)
     if jax.process_count() > 1:
@@ -151,7 +151,8 @@ def _cv(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from jeeg import report
-    from jeeg.cv import CVRun, compare_runs
+    from jeeg.compare import compare_runs
+    from jeeg.cv import CVRun
 
     _init_distributed(args)
     cfg = _config_from_args(args)
@@ -179,7 +180,7 @@ def _cv(args: argparse.Namespace) -> int:
         import jax
 
         if jax.process_count() > 1:
-            raise JeegError("--check-reproducible runs in one process; compare two multi-process runs with jeeg.cv.compare_runs")
+            raise JeegError("--check-reproducible runs in one process; compare two multi-process runs with jeeg.compare.compare_runs")
         again = out / "reproducibility-check"
         _prepare_everywhere(again, overwrite=True)
         run(again, False)

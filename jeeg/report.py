@@ -224,3 +224,38 @@ def plot_hypnogram(onset: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, cl
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
+
+
+def write_run_plots(out: Path, metrics: dict, lines: list[dict], ds, model: str) -> None:
+    """A run directory's plots from its ``metrics.json`` and ``folds.jsonl`` lines (of the grid
+    point chosen in a sweep): ``confusion_matrix.png``, ``learning_curves.png``,
+    ``attention.png`` (models with attention) and ``hypnogram.png`` (sleep staging)."""
+    out = Path(out)
+    chosen = metrics.get("sweep", {}).get("chosen_setting", 0)
+    histories = [
+        {k: [np.nan if x is None else x for x in v] if isinstance(v, list) else v for k, v in ln["history"].items()}
+        for ln in lines if ln["history"] and ln["history"]["setting"] == chosen
+    ]
+    selected = {(ln["record"]["task"], ln["record"]["fold"]): ln["record"].get("best_epoch") for ln in lines
+                if ln["history"] and ln["history"]["setting"] == chosen}
+    for h in histories:
+        h.setdefault("best_epoch", selected.get((h["task"], h["fold"])))
+    attention = [
+        {**a, "y": np.asarray(a["y"]), "alpha": np.asarray(a["alpha"], np.float32)}
+        for a in (ln["attention"] for ln in lines) if a and a["setting"] == chosen
+    ]
+    plot_confusion_matrices(metrics, out / "confusion_matrix.png")
+    if histories:
+        plot_learning_curves(histories, out / "learning_curves.png")
+    if attention:
+        plot_attention(attention, ds, out / "attention.png")
+    if str(ds.task[0]).startswith("sleep_"):
+        preds = next((ln["predictions"] for ln in lines
+                      if ln["record"]["model"] == model and ln["record"].get("setting", 0) == chosen), None)
+        if preds:
+            night = (preds[0]["subject"], preds[0]["run"])
+            rows = [r for r in preds if (r["subject"], r["run"]) == night]
+            idx = np.array([r["index"] for r in rows])
+            code = {c: i for i, c in enumerate(ds.class_names)}
+            plot_hypnogram(ds.onset[idx], ds.y[idx], np.array([code[r["y_pred"]] for r in rows]), ds.class_names,
+                           out / "hypnogram.png", f"{model}, subject {night[0]} night {night[1]}")

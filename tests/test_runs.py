@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from jeeg.cv import compare_runs
+from jeeg.compare import compare_runs
 
 pytestmark = pytest.mark.slow
 
