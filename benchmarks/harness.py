@@ -1,4 +1,4 @@
-"""Shared benchmark harness (../shared/design/conventions.md §3).
+"""Shared benchmark harness (the method: ``docs/benchmarks.md``).
 
 Every benchmark times the outermost jitted function: compiled ahead of time (``lower().compile()``,
 its time reported apart), inputs placed on the device first, warmed up, every result synchronised

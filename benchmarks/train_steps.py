@@ -20,17 +20,18 @@ pair                               jeeg (registry name, kwargs)    PyTorch peer 
 Shapes, batches and optimisers, and where they come from:
 
 * ``eegnet``: EEGMMIDB left vs right fist, 64 channels x 640 samples (4 s at 160 Hz), 2 classes
-  (``experiments/stff_da_eegmmidb.py``); batch 64 (the issue's choice; architectures.md gives
-  EEGNet no batch of its own, only MSC-T3AM's 16 when it is the teacher); AdamW lr 1e-3,
+  (``experiments/stff_da_eegmmidb.py``); batch 64 (the issue's choice; Lawhern et al. 2018 give
+  EEGNet no batch of its own here, and the MSC-T3AM reference uses 16 when it is the teacher); AdamW lr 1e-3,
   weight decay 1e-4 (Adam's default lr as in Lawhern et al. 2018; jeeg's TrainConfig defaults).
   Both sides at braindecode's defaults (F1 8, D 2, F2 16, temporal kernel 64), so the two
   networks are the same function class (jeeg's first BatchNorm drops its cancelled affine,
   module docstring of ``jeeg.models.eegnet``).
 * ``sst_emotionnet``: TorchEEG's ``SSTEmotionNet`` defaults — input (batch, 5 + 25, 32, 32):
   5 spectral (DE band) maps then 25 temporal maps on a 32 x 32 electrode grid, 3 classes
-  (SEED); jeeg's ``variant="torcheeg"`` is TorchEEG's port (architectures.md §2). Batch 64 and
-  Adam lr 1e-4 without weight decay (AdamW with decay 0) as the official training
-  (architectures.md §2, ``config/SEED.ini``).
+  (SEED); jeeg's ``variant="torcheeg"`` is TorchEEG's port (github.com/torcheeg/torcheeg,
+  ``torcheeg/models/cnn/sst_emotion_net.py``). Batch 64 and Adam lr 1e-4 without weight decay
+  (AdamW with decay 0) as the official training (github.com/ziyujia/SST-EmotionNet,
+  ``config/SEED.ini``, ``run.py``).
 * ``msc_transformer_vs_eegconformer``: jeeg's MSC-T3AM with plain multi-head attention
   (``msc=False``; ``pool=6``: 106 tokens at 160 Hz), exactly the ``no_msc`` mode of
   ``experiments/msc_t3am_eegmmidb.py``, against braindecode's EEG-Conformer, the model MSC-T3AM's
@@ -39,9 +40,10 @@ Shapes, batches and optimisers, and where they come from:
   MSC-T3AM: 10-wide tokens, 3 layers, FT_A gates; the rows carry each side's parameter count):
   this pair compares the nearest transformer models of the two ecosystems, not one model in two
   frameworks. EEGMMIDB shapes as ``eegnet``; batch 16 and AdamW lr 1e-2, weight decay 1e-2, the
-  MSC-T3AM reference's training (architectures.md §1) and jeeg's EEGMMIDB experiment.
+  MSC-T3AM reference's training (github.com/BICN001/MSC-T3AM, ``main.py``, ``net_train.py``) and
+  jeeg's EEGMMIDB experiment.
 
-What is timed (conventions.md §3):
+What is timed (the method of ``docs/benchmarks.md``):
 
 * jeeg: ``Trainer.train_step`` — the jitted, member-vmapped step that ``Trainer.fit`` runs —
   for ONE member (K = 1) on one device: gather the batch from the device-resident dataset

@@ -46,7 +46,8 @@ def additive_attention(
     ----------
     Bahdanau, Cho & Bengio, "Neural machine translation by jointly learning to align and
     translate", ICLR 2015, arXiv 1409.0473, eq. 6; the pooling form used in STFF-DA-like
-    CNN-LSTM-attention decoders (see ``shared/design/architectures.md`` §3, row 8).
+    CNN-LSTM-attention decoders (Tao et al., IEEE Trans. Affective Comput. 2020,
+    doi 10.1109/TAFFC.2020.3025777; STFF-DA's row 8, :mod:`jeeg.models.stff_da`).
     """
     u = jnp.tanh(h @ w + b)
     e = u @ v

@@ -1,7 +1,7 @@
 """Differential-entropy (DE) features and temporal frames for EEG emotion recognition (SEED style).
 
 The spectral stream of SST-EmotionNet (Jia et al., ACM MM 2020, doi 10.1145/3394171.3413724;
-``shared/design/architectures.md`` §2) reads the DE of five bands per channel and sample window;
+code github.com/ziyujia/SST-EmotionNet) reads the DE of five bands per channel and sample window;
 its temporal stream reads 25 frames of the signal inside the same window. This module computes
 both from epoched EEG, plus the linear-dynamical-system smoothing SEED applies to its ``de_LDS``
 features:
@@ -328,8 +328,8 @@ def temporal_frames(
 ) -> np.ndarray:
     """Each window of each channel reduced to ``n_frames`` samples, for SST-EmotionNet's temporal stream.
 
-    What the official model's 25 temporal frames hold was never published; ``architectures.md`` §2
-    infers 25 time samples of the preprocessed 200 Hz signal inside the sample window. Frame k is the
+    What the official model's 25 temporal frames hold was never published (the code's README says only
+    "how many 2D maps are stacked"); jeeg's own choice is 25 time samples of the preprocessed 200 Hz signal inside the sample window. Frame k is the
     mean of the signal over the k-th of ``n_frames`` equal, contiguous stretches of the window (a
     boxcar anti-alias filter plus decimation; with n_times not a multiple of ``n_frames`` the
     boundary samples are split between frames by the fraction of them each covers, so every frame

@@ -268,8 +268,9 @@ def make_interpolator(
     gradients are solved with tol 1e-12 (griddata's default 1e-6 stops the iterations early, so
     griddata agrees with this operator to about 1e-6 of the values' scale).
 
-    Note (design/architectures.md section 2): TorchEEG fills the 9 x 9 grid by cubic griddata and
-    its docs then resize it to 32 x 32 (the design notes' inferred default: bicubic resize). Here
+    Note: TorchEEG (github.com/torcheeg/torcheeg, ``torcheeg/transforms/numpy/to.py``,
+    ``ToInterpolatedGrid``) fills the 9 x 9 grid by cubic griddata and its docs then resize it to
+    32 x 32, the input size of SST-EmotionNet's official code (``input_width = 32``). Here
     the electrode points are interpolated straight to H x W: one linear map, exact (no second,
     bicubic resampling of an already interpolated 9 x 9 image), and applied to a whole batch as one
     matrix product on the device. With ``shape`` equal to the coarse grid's, the image is

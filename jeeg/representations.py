@@ -30,7 +30,8 @@ def sst_grid_inputs(
     layout_shape: tuple[int, int] = (9, 9),
     method: str = "cubic",
 ) -> np.ndarray:
-    """SST-EmotionNet's two input cubes of each trial, on an electrode grid (architectures.md §2).
+    """SST-EmotionNet's two input cubes of each trial, on an electrode grid (Jia et al., ACM MM 2020,
+    doi 10.1145/3394171.3413724; github.com/ziyujia/SST-EmotionNet ``model/model.py``).
 
     * Spatial-spectral maps: the differential entropy of each band over the whole trial
       (:func:`jeeg.features.trial_differential_entropy`: one window of the trial's length), z-scored

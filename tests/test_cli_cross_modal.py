@@ -1,4 +1,4 @@
-"""The sleep-staging distillation stages of architectures.md §4 from ``jeeg cv``.
+"""The sleep-staging distillation stages of Joshi et al. (arXiv 2112.07252) from ``jeeg cv``.
 
 * On real S001 EEGMMIDB trials: a 64-channel U-Time teacher, the attention-transfer stage of a
   C3-C4 student, and the KD stage started from it (the proposed Feat_Temp chain).

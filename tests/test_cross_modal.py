@@ -1,4 +1,4 @@
-"""Cross-modal distillation pieces (architectures.md §4): channel derivations, attention transfer,
+"""Cross-modal distillation pieces (Joshi et al., arXiv 2112.07252): channel derivations, attention transfer,
 the sleep KD loss, and chaining training stages through a starting state."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""KD loss of architectures.md §1 against values computed by hand."""
+"""KD loss of the MSC-T3AM reference (github.com/BICN001/MSC-T3AM ``net_train.py``) against values computed by hand."""
 
 from __future__ import annotations
 

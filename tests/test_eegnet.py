@@ -1,4 +1,4 @@
-"""EEGNet v4 against braindecode's layer settings (architectures.md §1), checked by hand-written
+"""EEGNet v4 against braindecode's layer settings (``EEGNetv4``), checked by hand-written
 PyTorch-layout convolutions (NCHW, symmetric padding, grouped convs)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Model registry, STFF-DA shapes against architectures.md §3, constraints, attention core."""
+"""Model registry, STFF-DA shapes against its layer table (jeeg.models.stff_da), constraints, attention core."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_every_model_forward(name, n_chans, n_outputs, n_times, sfreq):
 
 
 def test_stff_da_reference_shapes():
-    """architectures.md §3 at 64 ch x 500 samples, 250 Hz: kernels 64 and 16, 31 tokens, 64-d LSTM."""
+    """STFF-DA's layer table at 64 ch x 500 samples, 250 Hz: kernels 64 and 16, 31 tokens, 64-d LSTM."""
     m = build_model("stff_da", 64, 4, 500, 250.0, rngs=nnx.Rngs(0))
     assert (m.k1, m.k2, m.n_tokens) == (64, 16, 31)
     assert m.conv_t.kernel.shape == (64, 1, 16)

@@ -1,4 +1,4 @@
-"""MSC-T3AM: stage shapes of architectures.md §1, MSC token order, ablation switches."""
+"""MSC-T3AM: stage shapes of the reference code (github.com/BICN001/MSC-T3AM), MSC token order, ablation switches."""
 
 from __future__ import annotations
 

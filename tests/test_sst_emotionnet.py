@@ -1,4 +1,4 @@
-"""SST-EmotionNet: stage shapes of architectures.md §2, fast convolutions against 3-D references,
+"""SST-EmotionNet: stage shapes of the official Keras code (github.com/ziyujia/SST-EmotionNet), fast convolutions against 3-D references,
 TorchEEG weights (keys, layouts, a reference forward pass written from TorchEEG's source), errors."""
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def x32():
 # Shapes
 
 
-def test_official_stage_shapes_match_architectures_md(official):
-    """architectures.md §2 tables (H, W, D, C) for SEED's 32 x 32, 5 bands, 25 frames."""
+def test_official_stage_shapes_match_keras_reference(official):
+    """Stage outputs (H, W, D, C) of the official Keras model for SEED's 32 x 32, 5 bands, 25 frames."""
     spectral = {"stem": (32, 32, 5, 24), "block1": (32, 32, 5, 48), "transition1": (16, 16, 2, 24),
                 "attention1": (16, 16, 2, 24), "block2": (16, 16, 2, 48), "transition2": (8, 8, 1, 24),
                 "attention2": (8, 8, 1, 24), "block3": (8, 8, 1, 48), "pool": (48,)}

@@ -1,4 +1,4 @@
-"""Modified U-Time (1-D) against architectures.md §4 and the reference PyTorch code
+"""Modified U-Time (1-D) against Joshi et al. (arXiv 2112.07252) and the reference PyTorch code
 (acrophase/Sleep_Staging_KD ``eeg_base.py``), re-written here with NCW convolutions."""
 
 from __future__ import annotations

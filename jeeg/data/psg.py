@@ -1,8 +1,8 @@
 """Polysomnography (PSG) readers for sleep staging: EDF/EDF+ (Sleep-EDF, MASS) and WFDB (PhysioNet slpdb).
 
 Every reader cuts a whole night into scored epochs the way the EEG→ECG distillation work does
-(``shared/design/architectures.md`` §4; Joshi et al., arXiv 2112.07252 / 2211.13125, code
-github.com/acrophase/Sleep_Staging_KD ``Dataset_split/*.py``):
+(Joshi et al., arXiv 2112.07252 / 2211.13125, code github.com/acrophase/Sleep_Staging_KD @ e40bcef,
+``Dataset_split/*.py``):
 
 * one 30-s window per scored epoch, starting at the stage annotation's onset (an annotation of
   duration k·30 s gives k epochs; WFDB stage annotations have no duration and give one epoch each);

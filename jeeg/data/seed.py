@@ -574,8 +574,8 @@ def seed_protocol_split(trial, session=None, dataset: str = "seed") -> tuple[np.
     """The per-session train/test split of SEED-style subject-dependent evaluation.
 
     In every session, the windows of the first 9 film clips train and those of the last 6 test
-    (SEED; Zheng & Lu 2015, used by SST-EmotionNet, Jia et al. ACM MM 2020,
-    ``shared/design/architectures.md`` §2); SEED-IV: first 16 / last 8 (the usual SEED-IV protocol,
+    (SEED; Zheng & Lu, IEEE Trans. Auton. Ment. Dev. 2015, doi 10.1109/TAMD.2015.2431497, used by
+    SST-EmotionNet, Jia et al. ACM MM 2020, doi 10.1145/3394171.3413724); SEED-IV: first 16 / last 8 (the usual SEED-IV protocol,
     not verified in the SST-EmotionNet paper). One model is trained per (subject, session): combine
     the masks with ``(subject == s) & (session == k)``, or use :func:`seed_protocol_folds`.
 

@@ -1,7 +1,8 @@
 """Sleep-staging datasets for ``jeeg cv`` (``dataset=slpdb`` or ``dataset=sleep_edf``).
 
 Each loader turns whole-night polysomnograms into scored 30-s epochs with the preprocessing of the
-cross-modal distillation reference (architectures.md §4): every epoch min-max scaled to [0, 1] per
+cross-modal distillation reference (Joshi et al., arXiv 2112.07252 / 2211.13125; code
+github.com/acrophase/Sleep_Staging_KD @ e40bcef, ``Dataset_split/*.py``): every epoch min-max scaled to [0, 1] per
 channel, then FFT-resampled to 200 Hz (6000 samples) — see :mod:`jeeg.data.psg`. The band-pass
 and epoch-window keys of :class:`~jeeg.data.eegmmidb.Preprocessing` do not apply to sleep
 recordings and are not used; ``resample`` (Hz, default 200) sets the rate; ``channels`` picks the

@@ -1,5 +1,7 @@
-"""Knowledge distillation: MSC-T3AM's EEGNet teacher (architectures.md §1) and the cross-modal
-sleep-staging stages of Joshi et al. (arXiv 2112.07252, 2211.13125; architectures.md §4).
+"""Knowledge distillation: MSC-T3AM's EEGNet teacher (Yan, Wang & Li, Neural Networks 2025,
+doi 10.1016/j.neunet.2025.107806; code github.com/BICN001/MSC-T3AM @ 71cc802, ``net_train.py``) and
+the cross-modal sleep-staging stages of Joshi et al. (arXiv 2112.07252, 2211.13125; code
+github.com/acrophase/Sleep_Staging_KD @ e40bcef, ``4_class/models/``).
 
 :class:`DistillTrainer` trains teacher + student pairs as members, online (both updated in one
 jitted step) or offline (a trained teacher frozen inside the student's step). The student learns
@@ -64,7 +66,9 @@ def attention_map(feature: jax.Array, normalise: str = "sample", eps: float = 1e
 
 def attention_transfer_loss(teacher_features: dict, student_features: dict, normalise: str = "sample",
                             per_sample: bool = False) -> jax.Array:
-    """Attention-transfer loss over feature groups (architectures.md §4, "Feature training").
+    """Attention-transfer loss over feature groups (Zagoruyko & Komodakis, "Paying more attention to
+    attention", ICLR 2017, arXiv 1612.03928; as Joshi et al.'s "feature training" stage, code
+    github.com/acrophase/Sleep_Staging_KD @ e40bcef, ``4_class/models/FEAT_TRAINING.py``).
 
     For every tensor pair the loss is ``mean |a_T − a_S|`` of the two :func:`attention_map` s;
     tensors are averaged within a group (a list, e.g. the five encoder outputs of U-Time), then
@@ -190,8 +194,9 @@ class DistillTrainer(Trainer):
     minimal validation feature loss). Parameters as :class:`~jeeg.engine.trainer.Trainer` (``input_map``:
     the student's input channels), plus the teacher's registry name and hyper-parameters,
     ``teacher_input_map`` (the teacher's input channels of the same trials: cross-modal
-    distillation) and the loss options (architectures.md §1: T = 1.5, weight 1, reference
-    reduction, no T²; §4: ``kd_weight=ce_weight=0.5, temperature=1, t_squared=True``).
+    distillation) and the loss options (MSC-T3AM, github.com/BICN001/MSC-T3AM ``net_train.py`` ``KD_train``: T = 1.5,
+    weight 1, reference reduction, no T²; sleep staging, github.com/acrophase/Sleep_Staging_KD
+    ``4_class/models/KD_TEMP.py``: ``kd_weight=ce_weight=0.5, temperature=1, t_squared=True``).
     """
 
     def __init__(self, student: str, student_kwargs: dict, teacher: str, teacher_kwargs: dict,

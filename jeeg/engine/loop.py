@@ -41,7 +41,7 @@ from jeeg.models import apply_constraints, build_model
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and model-selection settings (defaults: architectures.md §3, STFF-DA).
+    """Optimisation and model-selection settings (defaults: jeeg's own choice for STFF-DA, which has no public code).
 
     Attributes
     ----------

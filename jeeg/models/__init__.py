@@ -35,29 +35,30 @@ REGISTRY: dict[str, ModelSpec] = {
     "stff_da": ModelSpec(
         STFFDA,
         "STFF-DA",
-        "CNN→LSTM→additive attention; shared/design/architectures.md §3 (defaults inferred)",
+        "CNN→LSTM→additive attention; no public code: defaults are jeeg's own, after EEGNet (Lawhern et al. 2018, "
+        "doi 10.1088/1741-2552/aace8c) and ACRNN (Tao et al. 2020, doi 10.1109/TAFFC.2020.3025777)",
     ),
     "eegnet": ModelSpec(
         EEGNetV4,
         "EEGNet-v4",
-        "Lawhern et al. 2018, doi 10.1088/1741-2552/aace8c; braindecode EEGNetv4 defaults (architectures.md §1)",
+        "Lawhern et al. 2018, doi 10.1088/1741-2552/aace8c; braindecode EEGNetv4 defaults",
     ),
     "msc_t3am": ModelSpec(
         MSCT3AM,
         "MSC-T3AM",
-        "Yan, Wang & Li 2025, doi 10.1016/j.neunet.2025.107806; architectures.md §1",
+        "Yan, Wang & Li 2025, doi 10.1016/j.neunet.2025.107806; github.com/BICN001/MSC-T3AM",
     ),
     "sst_emotionnet": ModelSpec(
         SSTEmotionNet,
         "SST-EmotionNet",
-        "Jia et al. 2020, doi 10.1145/3394171.3413724; official Keras model (variant='torcheeg': TorchEEG's port); "
-        "architectures.md §2",
+        "Jia et al. 2020, doi 10.1145/3394171.3413724; official Keras model github.com/ziyujia/SST-EmotionNet "
+        "(variant='torcheeg': TorchEEG's port)",
     ),
     "utime": ModelSpec(
         UTime,
         "U-Time (1-D)",
         "Perslev et al. 2019, arXiv 1910.11162; modified as Joshi et al. 2021, arXiv 2112.07252 "
-        "(acrophase/Sleep_Staging_KD); architectures.md §4",
+        "(github.com/acrophase/Sleep_Staging_KD)",
     ),
 }
 

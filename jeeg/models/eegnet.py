@@ -2,7 +2,9 @@
 
 Source: Lawhern et al., "EEGNet: a compact convolutional neural network for EEG-based
 brain-computer interfaces", J. Neural Eng. 15 (2018) 056013, doi 10.1088/1741-2552/aace8c;
-layer settings of braindecode's ``EEGNetv4`` as ``shared/design/architectures.md`` §1 lists them.
+layer settings of braindecode's ``EEGNetv4`` (github.com/braindecode/braindecode,
+``braindecode/models/eegnet.py``), the teacher of the MSC-T3AM reference code
+(github.com/BICN001/MSC-T3AM @ 71cc802, ``net_train.py``).
 At MSC-T3AM's shapes (62 channels, 1500 samples, 6 classes):
 
 ======  =======================================================================  ==============

@@ -1,8 +1,7 @@
 """MSC-T3AM: channel-weight spatial attention, FT_A filter/temporal gates, MSC-transformer.
 
 Source: Yan, Wang, Li, Neural Networks 2025, doi 10.1016/j.neunet.2025.107806; reference code
-github.com/BICN001/MSC-T3AM @ 71cc802 (``Model/MSC_T3AM.py``, ``Model/Attention.py``), as
-``shared/design/architectures.md`` §1 tabulates it. At the paper's shapes (62 channels x 1500
+github.com/BICN001/MSC-T3AM @ 71cc802 (``Model/MSC_T3AM.py``, ``Model/Attention.py``). At the paper's shapes (62 channels x 1500
 samples at 250 Hz, 6 classes; E = 10, h = 10, depth 3):
 
 =====  ==========================================================================  ============
@@ -172,7 +171,7 @@ class MSCTransformerBlock(nnx.Module):
 
 
 class MSCT3AM(nnx.Module):
-    """MSC-T3AM (Yan, Wang & Li 2025; architectures.md §1).
+    """MSC-T3AM (Yan, Wang & Li 2025, doi 10.1016/j.neunet.2025.107806; github.com/BICN001/MSC-T3AM).
 
     Parameters
     ----------

@@ -3,8 +3,7 @@
 Source: Jia, Lin, Cai, Chen, Gou, Wang, "SST-EmotionNet: spatial-spectral-temporal based attention
 3D dense network for EEG emotion recognition", ACM MM 2020, doi 10.1145/3394171.3413724; official
 Keras code github.com/ziyujia/SST-EmotionNet @ 187e03f (``model/model.py``, ``config/SEED.ini``)
-and TorchEEG's ``SSTEmotionNet`` @ b6039b1 (``torcheeg/models/cnn/sst_emotion_net.py``), as
-``shared/design/architectures.md`` §2 tabulates them.
+and TorchEEG's ``SSTEmotionNet`` @ b6039b1 (``torcheeg/models/cnn/sst_emotion_net.py``).
 
 Input (batch, n_bands + n_frames, H, W), channels first as TorchEEG: the first ``n_bands`` maps
 are the spatial-spectral cube (DE of δ, θ, α, β, γ on the electrode grid), the next ``n_frames``
@@ -343,7 +342,7 @@ class DenseNet3D(nnx.Module):
 
 
 class SSTEmotionNet(nnx.Module):
-    """SST-EmotionNet (Jia et al. 2020, doi 10.1145/3394171.3413724; architectures.md §2).
+    """SST-EmotionNet (Jia et al. 2020, doi 10.1145/3394171.3413724; github.com/ziyujia/SST-EmotionNet).
 
     Parameters
     ----------

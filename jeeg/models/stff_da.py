@@ -1,7 +1,12 @@
 """STFF-DA: EEGNet-style CNN front end → LSTM → additive attention → linear classifier.
 
-Layer table: ``shared/design/architectures.md`` §3 (all defaults there are [inferred]: the
-STFF-DA paper has no public code). At the reference shapes (64 channels, 500 samples at 250 Hz,
+The STFF-DA paper has no public code, so the layer table and every default below are jeeg's own
+choice, justified by the closest published models: the CNN front end of EEGNet (Lawhern et al.,
+J. Neural Eng. 2018, doi 10.1088/1741-2552/aace8c), the CNN → LSTM → attention back end of ACRNN
+(Tao et al., IEEE Trans. Affective Comput. 2020, doi 10.1109/TAFFC.2020.3025777) and of the
+attention-enhanced convolutional-recurrent motor-imagery decoder of Sci. Rep. 2025
+(doi 10.1038/s41598-025-17922-1), and additive attention (Bahdanau, Cho & Bengio, ICLR 2015,
+arXiv 1409.0473, eq. 6). At the reference shapes (64 channels, 500 samples at 250 Hz,
 4 classes):
 
 ======  ======================================================================  ==============
@@ -19,7 +24,7 @@ STFF-DA paper has no public code). At the reference shapes (64 channels, 500 sam
  9       Dropout 0.5 → Linear 64→n_outputs (logits)                              (B,4)
 ======  ======================================================================  ==============
 
-Kernel sizes scale with the sampling rate (§3: "temporal kernel ≈ fs/4, second ≈ fs/16"):
+Kernel sizes scale with the sampling rate (jeeg's choice: temporal kernel ≈ fs/4, second ≈ fs/16):
 ``k1 = round(64·sfreq/250)`` and ``k2 = round(16·sfreq/250)``, so the table holds exactly at
 250 Hz and EEGMMIDB at 160 Hz gets k1 = 41, k2 = 10. Layout inside is NHWC with H = EEG
 channels, W = time, C = feature maps; rows 1-2 are computed as a 1-D conv (shifted sums on
@@ -41,7 +46,7 @@ from jeeg.models.layers import LSTM, DepthwiseSpatialConv, DepthwiseTemporalConv
 
 
 class STFFDA(nnx.Module):
-    """STFF-DA motor-imagery decoder (architectures.md §3).
+    """STFF-DA motor-imagery decoder (layer table and defaults: jeeg's own choice, module docstring).
 
     Parameters
     ----------

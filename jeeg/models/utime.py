@@ -3,8 +3,7 @@
 Sources: Perslev et al., "U-Time: a fully convolutional network for time series segmentation
 applied to sleep staging", NeurIPS 2019, arXiv 1910.11162 (the base model); as modified by Joshi
 et al., arXiv 2112.07252 / 2211.13125, code github.com/acrophase/Sleep_Staging_KD
-(``4_class/models/eeg_base.py``), layer settings as ``shared/design/architectures.md`` §4 lists
-them. At the sleep-staging shapes (1 channel, 6000 samples = 30 s at 200 Hz, C classes):
+@ e40bcef (``4_class/models/eeg_base.py``). At the sleep-staging shapes (1 channel, 6000 samples = 30 s at 200 Hz, C classes):
 
 =====  ================================================================================  =============
  row    op                                                                                output (C, L)
@@ -166,7 +165,8 @@ class UTime(nnx.Module):
     no dropout: ``rngs`` is accepted and unused. Extra outputs, in this order after the logits:
     ``return_attention=True`` adds ``{}`` (U-Time has no attention weights; registry
     convention); ``return_features=True`` adds the dict of attention-transfer features of
-    architectures.md §4, every tensor (batch, channels, length):
+    the reference's feature training (``4_class/models/FEAT_TRAINING.py``), every tensor
+    (batch, channels, length):
 
     * ``"encoder"``: list of the pooled encoder outputs (one per level),
     * ``"bottom"``: the bottleneck output,
