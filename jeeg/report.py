@@ -87,6 +87,23 @@ def markdown_table(metrics: dict, over: str = "over_subjects") -> str:
     return "\n".join(lines)
 
 
+def statistics_lines(metrics: dict) -> list[str]:
+    """One line per task and model: the paired Wilcoxon signed-rank test over subjects of the
+    model against the best baseline (``metrics["statistics"]``, :func:`jeeg.summary.paired_tests`)."""
+    lines = []
+    for task, st in (metrics.get("statistics") or {}).items():
+        for row in st.get("tests", []):
+            if row["mean_difference"] is None:
+                continue
+            p = "n/a (fewer than 2 non-zero differences)" if row["p_value"] is None else f"p = {row['p_value']:.3g}"
+            lines.append(
+                f"{task}: {model_label(metrics, row['model'])} - {display_name(row['baseline'])} "
+                f"{100 * row['mean_difference']:+.1f} points {st['metric'].replace('_', ' ')} over "
+                f"{row['n_subjects']} subjects ({row['wins']} higher, {row['losses']} lower, {row['ties']} tied); "
+                f"paired Wilcoxon signed-rank, two-sided {p}")
+    return lines
+
+
 def sweep_table(metrics: dict) -> Table:
     """Rich table of a sweep: every grid point's mean validation score and test accuracy.
 
@@ -131,33 +148,60 @@ def plot_confusion_matrices(metrics: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _mean_std_curves(curves: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+def _curves(curves: list[list[float]]) -> np.ndarray:
+    """Curves of unequal length as one (n_curves, n_epochs) array, NaN after a curve ends."""
     n = max(len(c) for c in curves)
     a = np.full((len(curves), n), np.nan)
     for i, c in enumerate(curves):
         a[i, : len(c)] = c
-    with warnings.catch_warnings():  # epochs where every fold has stopped are all-NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(a, 0), np.nanstd(a, 0)
+    return a
 
 
 def plot_learning_curves(histories: list[dict], path: Path) -> None:
-    """Loss and accuracy against epoch, mean ± std over the folds still training, per task."""
+    """Every fold's training and validation loss and accuracy against epoch, per task.
+
+    Thin lines are single folds; the thick line is the mean over the folds **still training at
+    that epoch** (stopped folds leave it), and the third panel shows how many folds that is at each
+    epoch, so a late mean of a few folds cannot pass for all of them. A dot marks each fold's
+    selected epoch (``best_epoch``, chosen on validation) on its validation curve, and the third
+    panel's bars count the folds selected at each epoch.
+    """
     tasks = list(dict.fromkeys(h["task"] for h in histories))
-    fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.2 * len(tasks)), squeeze=False)
+    fig, axes = plt.subplots(len(tasks), 3, figsize=(14, 3.4 * len(tasks)), squeeze=False)
     for i, task in enumerate(tasks):
         hs = [h for h in histories if h["task"] == task]
         for j, (metric, label) in enumerate((("loss", "cross-entropy"), ("accuracy", "accuracy"))):
             ax = axes[i, j]
             for part, colour in (("train", "C0"), ("val", "C1")):
-                m, s = _mean_std_curves([h[f"{part}_{metric}"] for h in hs])
-                ep = np.arange(1, len(m) + 1)
-                ax.plot(ep, m, color=colour, label=f"{part} (n={len(hs)} folds)")
-                ax.fill_between(ep, m - s, m + s, color=colour, alpha=0.2)
+                a = _curves([h[f"{part}_{metric}"] for h in hs])
+                ep = np.arange(1, a.shape[1] + 1)
+                for row in a:
+                    ax.plot(ep, row, color=colour, lw=0.5, alpha=0.3)
+                with warnings.catch_warnings():  # epochs where every fold has stopped are all-NaN
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ax.plot(ep, np.nanmean(a, 0), color=colour, lw=2,
+                            label=f"{part}: mean of the folds still training")
+                if part == "val":
+                    best = [(h.get("best_epoch"), row) for h, row in zip(hs, a) if h.get("best_epoch") is not None]
+                    if best:
+                        ax.scatter([b + 1 for b, _ in best], [row[b] for b, row in best], s=12, color="k", zorder=3,
+                                   label=f"selected epoch ({len(best)} folds)")
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
-            ax.set_title(task, fontsize=9)
+            ax.set_title(f"{task}: {len(hs)} folds", fontsize=9)
             ax.legend(fontsize=7)
+        ax = axes[i, 2]
+        a = _curves([h["val_loss"] for h in hs])
+        ep = np.arange(1, a.shape[1] + 1)
+        ax.step(ep, np.sum(~np.isnan(a), 0), where="mid", color="C2", label="folds still training")
+        best = [h["best_epoch"] + 1 for h in hs if h.get("best_epoch") is not None]
+        if best:
+            ax.bar(*np.unique(best, return_counts=True), width=0.8, color="k", alpha=0.5, label="folds selected here")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("folds")
+        ax.set_ylim(0, len(hs) + 0.5)
+        ax.set_title("folds behind each mean", fontsize=9)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

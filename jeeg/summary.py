@@ -19,8 +19,26 @@ from jeeg.metrics import METRIC_KEYS, aggregate, classification_metrics
 
 
 def fold_record(model: str, tf: TaskFold, ds: EpochsDataset, y_pred: np.ndarray, extra: dict) -> dict:
-    m = classification_metrics(ds.y[tf.test], y_pred, list(ds.class_names))
+    """One (model, fold)'s record: its metrics on the test part (:func:`jeeg.metrics.classification_metrics`),
+    the fold's sizes and ``extra`` (setting, selected epoch, ...).
+
+    A fold whose test part spans several subjects (``subject_group_kfold``) also gets
+    ``per_subject``: ``{subject: {metric: value}}`` on each test subject's own trials, so that every
+    cross-subject fold yields per-subject scores.
+    """
+    names = list(ds.class_names)
+    m = classification_metrics(ds.y[tf.test], y_pred, names)
     subject = tf.fold.subject
+    per_subject = None
+    if subject is None and len(tf.fold.test_subjects) > 1:
+        y_pred = np.asarray(y_pred)
+        subj = ds.subject[tf.test]
+        per_subject = {}
+        for s in tf.fold.test_subjects:
+            sel = subj == s
+            if sel.any():
+                ms = classification_metrics(ds.y[tf.test][sel], y_pred[sel], names)
+                per_subject[str(int(s))] = {k: ms[k] for k in METRIC_KEYS}
     return {
         "model": model,
         "task": tf.task,
@@ -33,7 +51,88 @@ def fold_record(model: str, tf: TaskFold, ds: EpochsDataset, y_pred: np.ndarray,
         "n_test": int(len(tf.test)),
         **extra,
         **m,
+        **({"per_subject": per_subject} if per_subject is not None else {}),
     }
+
+
+def subject_scores(records: list[dict], keys=METRIC_KEYS) -> list[dict]:
+    """Per-subject scores of records of one model and task: ``[{"subject", key: value, ...}]``.
+
+    A fold's test subject scores its whole test part; a fold with several test subjects gives
+    each of them its own trials' scores (``per_subject``); a record of neither kind (older runs) is
+    kept as its own unit with ``subject`` None. Several records of one subject (its folds in
+    within-subject CV, or seeds) are averaged by :func:`jeeg.metrics.aggregate`.
+    """
+    out = []
+    for r in records:
+        if r.get("per_subject"):
+            out += [{"subject": int(s), **{k: v[k] for k in keys}} for s, v in r["per_subject"].items()]
+        else:
+            out.append({"subject": r["subject"], **{k: r[k] for k in keys}})
+    return out
+
+
+def subject_means(records: list[dict], key: str) -> dict[int, float]:
+    """``{subject: mean of key over that subject's scores}`` (:func:`subject_scores`; subjects only)."""
+    acc: dict[int, list[float]] = {}
+    for row in subject_scores(records, (key,)):
+        if row["subject"] is not None:
+            acc.setdefault(int(row["subject"]), []).append(float(row[key]))
+    return {s: float(np.mean(v)) for s, v in sorted(acc.items())}
+
+
+def _subject_table(records: list[dict]) -> dict[int, dict[str, float]]:
+    """``{subject: {metric: mean over that subject's scores}}`` for every metric key."""
+    cols = {k: subject_means(records, k) for k in METRIC_KEYS}
+    return {s: {k: cols[k][s] for k in METRIC_KEYS} for s in cols[METRIC_KEYS[0]]}
+
+
+def paired_tests(per_subject: dict[str, dict[int, float]], models: list[str], baselines: list[str],
+                 metric: str = "balanced_accuracy") -> dict:
+    """Paired Wilcoxon signed-rank tests over subjects of every model against the best baseline.
+
+    Parameters
+    ----------
+    per_subject : dict
+        ``{name: {subject: score}}`` for every model and baseline (e.g. :func:`subject_means`).
+    models, baselines : list of str
+        Names in ``per_subject``. The best baseline is the one with the highest mean score over
+        subjects — the strongest comparison, picked after the fact, which can only make a model's
+        test harder.
+    metric : str
+        The metric the scores are (recorded in the result).
+
+    Returns
+    -------
+    dict
+        ``{"metric", "best_baseline", "tests": [{"model", "baseline", "n_subjects",
+        "mean_difference", "median_difference", "wins", "losses", "ties", "statistic",
+        "p_value", "alternative", "method"}]}``. Differences are model minus baseline, over the
+        subjects both have; ``p_value`` is two-sided (``scipy.stats.wilcoxon``; Wilcoxon F (1945),
+        Biometrics Bulletin 1(6):80-83, doi:10.2307/3001968; zero differences dropped,
+        ``zero_method="wilcox"``) and None with fewer than 2 non-zero differences.
+    """
+    from scipy.stats import wilcoxon
+
+    means = {b: float(np.mean(list(per_subject[b].values()))) for b in baselines if per_subject.get(b)}
+    out: dict[str, Any] = {"metric": metric, "best_baseline": None, "tests": []}
+    if not means:
+        return out
+    best = max(means, key=lambda b: (means[b], b))
+    out["best_baseline"] = best
+    for m in models:
+        common = sorted(set(per_subject.get(m, {})) & set(per_subject[best]))
+        d = np.array([per_subject[m][s] - per_subject[best][s] for s in common])
+        row = {"model": m, "baseline": best, "n_subjects": len(common),
+               "mean_difference": float(d.mean()) if d.size else None,
+               "median_difference": float(np.median(d)) if d.size else None,
+               "wins": int(np.sum(d > 0)), "losses": int(np.sum(d < 0)), "ties": int(np.sum(d == 0)),
+               "statistic": None, "p_value": None, "alternative": "two-sided", "method": "wilcoxon signed-rank"}
+        if np.count_nonzero(d) >= 2:
+            res = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+            row.update(statistic=float(res.statistic), p_value=float(res.pvalue))
+        out["tests"].append(row)
+    return out
 
 
 def aggregate_per_class(records: list[dict], class_names) -> dict:
@@ -53,6 +152,12 @@ def summarise(cfg: CVConfig, ds: EpochsDataset, records: list[dict], n_folds: in
     In a sweep (``grid``), the grid point with the best mean validation score (``monitor``,
     over all folds and tasks) is chosen on validation only; the table reports its test scores,
     and ``sweep`` lists every grid point's validation and test means.
+
+    ``aggregate[task][model]`` holds ``over_folds`` and ``over_subjects`` (mean ± std, population
+    std): a subject's score is the mean of its scores (its folds within-subject, its own test
+    trials in a cross-subject fold, averaged over seeds). ``per_subject[task][model][subject]``
+    lists them, and ``statistics[task]`` holds the paired Wilcoxon signed-rank test over subjects of
+    the model against the best baseline on balanced accuracy (:func:`paired_tests`).
     """
     models = [cfg.model, *cfg.baselines]
     settings = grid_settings(cfg)
@@ -81,13 +186,21 @@ def summarise(cfg: CVConfig, ds: EpochsDataset, records: list[dict], n_folds: in
     else:
         records_table = records
     agg: dict[str, dict] = {}
+    per_subject: dict[str, dict] = {}
+    stats: dict[str, dict] = {}
     for task in ds.tasks:
         agg[task] = {}
         for model in models:
             recs = [r for r in records_table if r["task"] == task and r["model"] == model]
             a = aggregate(recs, METRIC_KEYS)
+            a["over_subjects"] = aggregate(subject_scores(recs), METRIC_KEYS)["over_subjects"]
             cm = np.sum([r["confusion_matrix"] for r in recs], axis=0).tolist()
             agg[task][model] = {**a, "per_class": aggregate_per_class(recs, ds.class_names), "confusion_matrix": cm}
+            per_subject.setdefault(task, {})[model] = {
+                str(s): {k: v for k, v in row.items()} for s, row in _subject_table(recs).items()}
+        stats[task] = paired_tests(
+            {m: {int(s): v["balanced_accuracy"] for s, v in per_subject[task][m].items()} for m in models},
+            [cfg.model], list(cfg.baselines), "balanced_accuracy")
     failed = [record_id(r) for r in records if r.get("failed")]
     from jeeg.report import display_name
 
@@ -117,5 +230,7 @@ def summarise(cfg: CVConfig, ds: EpochsDataset, records: list[dict], n_folds: in
         "failed_members": failed,
         **out,
         "aggregate": agg,
+        "per_subject": per_subject,
+        "statistics": stats,
         "folds": records,
     }

@@ -1,0 +1,231 @@
+"""Cross-subject decoding of left vs right fist on EEGMMIDB: EEGNet, STFF-DA and MSC-T3AM against CSP+LDA and LogVar+LR.
+
+jeeg's main job. Every model is trained on some subjects and tested on subjects it never saw::
+
+    python experiments/cross_subject_eegmmidb.py --out runs/cross_subject
+
+runs, for each subject-wise scheme and each model, one ordinary ``jeeg cv`` run directory
+``runs/cross_subject/<scheme>/<model>/`` (metrics.json, predictions.csv, plots, checkpoints; an
+interrupted run resumes, a finished one is not run again), then writes
+``runs/cross_subject/summary.md`` and ``summary.json``: mean ± std over subjects per task, the
+per-subject balanced accuracies, and a paired Wilcoxon signed-rank test over subjects of every
+network against the best classical baseline. One model under one scheme is also a plain
+``jeeg cv`` run of this file (``config()`` is EEGNet under subject-group 5-fold)::
+
+    jeeg cv experiments/cross_subject_eegmmidb.py --out runs/xsub_eegnet
+    jeeg cv experiments/cross_subject_eegmmidb.py --set model=stff_da --scheme loso --out runs/xsub_stff_da_loso
+
+Options of the script: ``--models eegnet,stff_da,msc_t3am`` (default: all three),
+``--schemes subject_group_kfold,loso`` (default: both), ``--subjects 1-17``, ``--max-epochs N``,
+``--seeds 0,1,2`` (seeds as members of one program; the default is seed 0 alone),
+``--data-dir DIR`` and ``--download`` (on a machine with internet, ``--subjects 1-109 --download``
+runs the same job on all 109 EEGMMIDB subjects).
+
+Data. EEGMMIDB (Schalk et al. 2004, IEEE TBME 51(6):1034-1043, doi:10.1109/TBME.2004.827072;
+Goldberger et al. 2000, PhysioNet, doi:10.1161/01.CIR.101.23.e215): every subject given (the 17 of
+this checkout by default), left vs right fist **imagined** (runs 4, 8, 12) and **executed**
+(runs 3, 7, 11), two tasks of 45 trials per subject. 64 channels, FIR band-pass 4-30 Hz (mu and
+beta), resampled from 160 to 80 Hz, 0-4 s after the cue (320 samples).
+
+Alignment. Euclidean alignment (He & Wu 2020, IEEE TBME 67(2):399-410,
+doi:10.1109/TBME.2019.2913914): each subject's trials of a task are whitened by the inverse square
+root of that subject's mean trial covariance, computed from its own trials without labels (for a
+test subject: its own unlabelled test trials, transductively, as in the paper). Networks and
+baselines all see the aligned trials; networks also get the per-trial channel z-score.
+
+Splits. ``subject_group_kfold``: 5 folds of whole subjects (3-4 test subjects each);
+``loso``: leave one subject out. In both, 20 % of the training subjects (whole subjects) are held
+out for validation; the validation loss alone selects the epoch and stops training (patience 10).
+Test subjects are scored once. A subject's score is its balanced accuracy on its own trials.
+
+Models (sizes in samples set for 80 Hz): EEGNet-8,2 (Lawhern et al. 2018, J Neural Eng
+15(5):056013, doi:10.1088/1741-2552/aace8c; temporal kernel 40 = 0.5 s as the paper's 64 at
+128 Hz); STFF-DA (CNN → LSTM → additive attention; its kernels scale with sfreq); MSC-T3AM (Yan,
+Wang & Li 2025, Neural Networks, doi:10.1016/j.neunet.2025.107806; pooling 3 → 106 tokens, 26.7
+tokens/s as at 160 Hz with pooling 6). Adam with decoupled weight decay 1e-4 (AdamW), lr 1e-3,
+batch 64, cosine schedule, at most 40 epochs. Baselines: CSP+LDA (6 components, Ledoit-Wolf) and
+log-variance + logistic regression, fitted on every training-side subject (train + validation).
+
+GPU sweep (all models, five seeds as members of one program per model, enough epochs to
+converge)::
+
+    python experiments/cross_subject_eegmmidb.py --out runs/cross_subject_gpu --seeds 0,1,2,3,4 --max-epochs 150
+
+Time and result: see docs/cross_subject_eegmmidb.md (written from this run's summary.md).
+"""
+
+MODELS = {
+    "eegnet": {"model": "eegnet", "model_kwargs": {"kernel_length": 40}},
+    "stff_da": {"model": "stff_da", "model_kwargs": {}},
+    "msc_t3am": {"model": "msc_t3am", "model_kwargs": {"pool": 3}},
+}
+SCHEMES = {
+    "subject_group_kfold": {"scheme": "subject_group_kfold", "n_folds": 5},
+    "loso": {"scheme": "loso"},
+}
+
+
+def config():
+    return dict(
+        dataset="eegmmidb",
+        task=["left_right_imagined", "left_right_executed"],
+        subjects="1-17",
+        l_freq=4.0,
+        h_freq=30.0,
+        resample=80.0,
+        tmin=0.0,
+        tmax=4.0,
+        alignment="euclidean",
+        scheme="subject_group_kfold",
+        n_folds=5,
+        val_fraction=0.2,
+        model="eegnet",
+        model_kwargs={"kernel_length": 40},
+        batch_size=64,
+        max_epochs=40,
+        lr=1e-3,
+        weight_decay=1e-4,
+        schedule="cosine",
+        patience=10,
+        monitor="val_loss",
+        baselines=["csp_lda", "logvar_lr"],
+        seed=0,
+        checkpoint_every=10,
+    )
+
+
+def run_config(model: str, scheme: str, seeds=(0,), **overrides) -> dict:
+    """The config of one (model, scheme) run: this file's ``config()`` with the model's and the
+    scheme's keys; several seeds become members of one program (``grid={"seed": seeds}``)."""
+    cfg = {**config(), **MODELS[model], **SCHEMES[scheme], **overrides}
+    seeds = [int(s) for s in seeds]
+    if len(seeds) > 1:
+        cfg["grid"] = {"seed": seeds}
+    else:
+        cfg["seed"] = seeds[0]
+    return cfg
+
+
+def run_all(out, models, schemes, seeds=(0,), overrides=None, log=print) -> dict:
+    """Run every (scheme, model) not yet finished, in ``out/<scheme>/<model>``.
+
+    Returns ``{scheme: {model: metrics}}``. An interrupted run resumes from its checkpoints; a
+    finished one is read back. Errors are raised (the configuration is checked for every run
+    before any data are read)."""
+    import json
+    from pathlib import Path
+
+    from jeeg.config import make_config
+    from jeeg.cv import CVRun
+    from jeeg.rundir import prepare_out_dir
+
+    configs = {(s, m): make_config(run_config(m, s, seeds, **(overrides or {})), f"{s}/{m}")
+               for s in schemes for m in models}
+    results: dict = {}
+    for (scheme, model), cfg in configs.items():
+        run = Path(out) / scheme / model
+        if not (run / "metrics.json").exists():
+            resume = (run / "config.json").exists()
+            log(f"[{scheme}] {model}: {'resuming' if resume else 'training'} -> {run}")
+            if not resume:
+                prepare_out_dir(run, overwrite=False)
+            CVRun(cfg, run, resume=resume).run()
+        results.setdefault(scheme, {})[model] = json.loads((run / "metrics.json").read_text())
+    return results
+
+
+def summarise(results: dict) -> tuple[str, dict]:
+    """Markdown tables and their numbers: per scheme and task, every network and baseline's
+    mean ± std over subjects, its per-subject balanced accuracy, and the paired Wilcoxon test of
+    every network against the best baseline (:func:`jeeg.summary.paired_tests`)."""
+    from jeeg.report import display_name
+    from jeeg.summary import paired_tests
+
+    keys = ("balanced_accuracy", "accuracy", "cohen_kappa", "f1_weighted")
+    lines, data = [], {}
+    for scheme, by_model in results.items():
+        for task in next(iter(by_model.values()))["tasks"]:
+            per_subject, stats, order = {}, {}, []
+            baselines = list(next(iter(by_model.values()))["models"][1:])
+            for model, m in by_model.items():
+                for name in (model, *baselines):
+                    if name in per_subject:
+                        continue
+                    per_subject[name] = {int(s): v for s, v in m["per_subject"][task][name].items()}
+                    stats[name] = m["aggregate"][task][name]["over_subjects"]
+                    order.append(name)
+            networks = [n for n in order if n not in baselines]
+            tests = paired_tests({n: {s: v["balanced_accuracy"] for s, v in ps.items()} for n, ps in per_subject.items()},
+                                 networks, baselines, "balanced_accuracy")
+            subjects = sorted({s for ps in per_subject.values() for s in ps})
+            data[f"{scheme}/{task}"] = {"stats": stats, "per_subject": per_subject, "tests": tests}
+            lines += [f"### {task}, {scheme} ({len(subjects)} subjects)", "",
+                      "| Model | Bal. acc. % | Accuracy % | Kappa | F1 weighted % | vs best baseline | p (Wilcoxon) |",
+                      "|---|---|---|---|---|---|---|"]
+            by_test = {t["model"]: t for t in tests["tests"]}
+            for name in order:
+                s = stats[name]
+                cells = [display_name(name)]
+                for k in keys:
+                    scale, dig = (1, 2) if k == "cohen_kappa" else (100, 1)
+                    cells.append(f"{scale * s[k]['mean']:.{dig}f} ± {scale * s[k]['std']:.{dig}f}")
+                t = by_test.get(name)
+                if t and t["mean_difference"] is not None:
+                    cells += [f"{100 * t['mean_difference']:+.1f} ({t['wins']}/{t['losses']}/{t['ties']})",
+                              "n/a" if t["p_value"] is None else f"{t['p_value']:.3g}"]
+                else:
+                    cells += ["best baseline" if name == tests["best_baseline"] else "", ""]
+                lines.append("| " + " | ".join(cells) + " |")
+            lines += ["", "Per subject, balanced accuracy %:", "",
+                      "| Model | " + " | ".join(f"S{s:03d}" for s in subjects) + " |", "|" + "---|" * (1 + len(subjects))]
+            for name in order:
+                lines.append(f"| {display_name(name)} | "
+                             + " | ".join(f"{100 * per_subject[name][s]['balanced_accuracy']:.0f}"
+                                          if s in per_subject[name] else "" for s in subjects) + " |")
+            lines.append("")
+    lines.append("vs best baseline: mean difference in balanced accuracy, points (subjects higher/lower/tied); "
+                 "p: paired Wilcoxon signed-rank test over subjects, two-sided.")
+    return "\n".join(lines), data
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+    import time
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="folder of the runs (one per scheme and model)")
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {', '.join(MODELS)}")
+    p.add_argument("--schemes", default=",".join(SCHEMES), help=f"comma-separated subset of {', '.join(SCHEMES)}")
+    p.add_argument("--subjects", help="subjects, e.g. 1-17 (default) or 1-109 with --download")
+    p.add_argument("--max-epochs", type=int, dest="max_epochs")
+    p.add_argument("--seeds", default="0", help="seeds trained as members of one program, e.g. 0,1,2")
+    p.add_argument("--data-dir", dest="data_dir")
+    p.add_argument("--download", action="store_true", help="let MNE download missing recordings")
+    args = p.parse_args(argv)
+    models, schemes = args.models.split(","), args.schemes.split(",")
+    if bad := [m for m in models if m not in MODELS] + [s for s in schemes if s not in SCHEMES]:
+        p.error(f"unknown model(s)/scheme(s) {bad}; models: {', '.join(MODELS)}; schemes: {', '.join(SCHEMES)}")
+    overrides = {k: getattr(args, k) for k in ("subjects", "max_epochs", "data_dir") if getattr(args, k) is not None}
+    if args.download:
+        overrides["download"] = True
+    t0 = time.time()
+    from jeeg.errors import JeegError
+
+    try:
+        results = run_all(args.out, models, schemes, args.seeds.split(","), overrides,
+                          log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
+    except JeegError as e:
+        print(f"jeeg: error: {e}", flush=True)
+        return 2
+    text, data = summarise(results)
+    Path(args.out, "summary.md").write_text(text)
+    Path(args.out, "summary.json").write_text(json.dumps({"wall_s": time.time() - t0, **data}, indent=2))
+    print(text)
+    print(f"wall time {time.time() - t0:.0f} s; runs and summary in {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
