@@ -5,7 +5,7 @@
 #   bash benchmarks/device_check.sh [OUT]          # default OUT: benchmarks/results
 #
 # Writes OUT/<device>/{members_fit,engine_loop,end_to_end,train_steps,attention}.json, the device's
-# README.md table and device_check.log; then renders the README's benchmark block.
+# README.md table and device_check.log; then renders the benchmark block of docs/benchmarks.md.
 #
 # A GPU machine may have jax, flax, optax, orbax and chex but not mne: the missing wheels come from
 # $JEEG_WHEELS (default benchmarks/wheels, git-ignored), filled beforehand on a machine with a
@@ -60,7 +60,7 @@ fi
 # 4. Train steps against the PyTorch peers (if torch is here) and the attention cores.
 step train_steps 60 python benchmarks/train_steps.py --out "$OUT"
 step attention 40 python benchmarks/attention.py --out "$OUT"
-step report 20 python benchmarks/report.py --results "$OUT" --readme README.md
+step report 20 python benchmarks/report.py --results "$OUT" --readme docs/benchmarks.md
 DEV="$(python -c 'import sys; sys.path.insert(0, "benchmarks"); import harness; print(harness.device_tag())')"
 mkdir -p "$OUT/$DEV" && cp "$LOG" "$OUT/$DEV/device_check.log"
 say "total t=$(( $(date +%s) - T0 )) s; results in $OUT/$DEV"

@@ -1,13 +1,15 @@
 """Markdown tables from the benchmark JSON files (``benchmarks/results/<device>/*.json``).
 
-``render(folder)`` gives one device's tables, ``plot(folder)`` its PNG plots; ``update_readme(readme, results)`` replaces the
-block between ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` of the README with
-the tables of every device folder. Nothing here measures: the README's numbers are exactly
-those in the JSON files.
+``render(folder)`` gives one device's tables, ``plot(folder)`` its PNG plots; ``update_readme(page, results)`` replaces the
+block between ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` of a markdown page
+(:data:`DOC`, ``docs/benchmarks.md``, by default) with the tables of every device folder. Nothing
+here measures: the page's numbers are exactly those in the JSON files.
 
 Usage::
 
-    python benchmarks/report.py [--results benchmarks/results] [--readme README.md]
+    python benchmarks/report.py [--results benchmarks/results] [--readme [FILE]]
+
+``--readme`` alone fills ``docs/benchmarks.md``; ``--readme FILE`` another page's block.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 from pathlib import Path
 
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+#: The page whose benchmark block ``--readme`` fills by default.
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def _load(folder: Path, name: str) -> dict | None:
@@ -198,17 +202,18 @@ def render(folder: Path) -> str:
 
 
 def update_readme(readme: Path, results: Path) -> None:
-    """Replace the README's benchmark block with the tables of every device folder in ``results``.
+    """Replace the benchmark block of the page ``readme`` (e.g. :data:`DOC`) with the tables of every
+    device folder in ``results``: one ``###`` section per device, one ``####`` table per benchmark.
 
     Raises
     ------
     ValueError
-        If the README has no ``<!-- benchmarks:start -->`` … ``<!-- benchmarks:end -->`` block.
+        If the page has no ``<!-- benchmarks:start -->`` … ``<!-- benchmarks:end -->`` block.
     """
     text = readme.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{readme} has no {START} ... {END} block to fill")
-    body = "\n".join(render(f).replace("## Benchmarks on", "#### Benchmarks on", 1).replace("\n### ", "\n##### ")
+    body = "\n".join(render(f).replace("## Benchmarks on", "### Benchmarks on", 1).replace("\n### ", "\n#### ")
                      for f in sorted(p for p in results.iterdir() if p.is_dir()))
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
@@ -219,7 +224,8 @@ def update_readme(readme: Path, results: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default=str(Path(__file__).resolve().parent / "results"))
-    ap.add_argument("--readme", default=None)
+    ap.add_argument("--readme", nargs="?", const=str(DOC), default=None, metavar="FILE",
+                    help=f"fill this page's benchmark block (alone: {DOC.relative_to(DOC.parents[1])})")
     args = ap.parse_args()
     results = Path(args.results)
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):

@@ -11,14 +11,14 @@ Benchmarks (each writes ``<out>/<device>/<name>.json`` with the environment):
   member-parallel against sequential.
 
 Then :mod:`report` renders ``<out>/<device>/README.md`` from the JSON files and, with
-``--readme README.md``, replaces the benchmark block of the project README with the tables of
-every device under ``<out>``. ``--quick`` (what CI runs) uses small sizes and few repeats; its
+``--readme``, replaces the benchmark block of ``docs/benchmarks.md`` (``--readme FILE``: of that
+page) with the tables of every device under ``<out>``. ``--quick`` (what CI runs) uses small sizes and few repeats; its
 numbers are a smoke test, not results.
 
 Usage::
 
     python benchmarks/run_all.py [--quick] [--only attention,train_steps,...] [--out DIR]
-        [--no-peers] [--readme README.md]
+        [--no-peers] [--readme [FILE]]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+#: The page whose benchmark block ``--readme`` fills by default (``report.DOC``).
+DOC = HERE.parent / "docs" / "benchmarks.md"
 BENCHMARKS = ("attention", "train_steps", "engine_loop", "members_scaling", "end_to_end")
 
 
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
     ap.add_argument("--out", default=str(HERE / "results"), help="results folder (one sub-folder per device)")
     ap.add_argument("--no-peers", dest="peers", action="store_false", help="skip the PyTorch peers")
-    ap.add_argument("--readme", default=None, help="update this README's benchmark block from the JSON files")
+    ap.add_argument("--readme", nargs="?", const=str(DOC), default=None, metavar="FILE",
+                    help="update this page's benchmark block from the JSON files (alone: docs/benchmarks.md)")
     args = ap.parse_args(argv)
     names = [n for n in args.only.split(",") if n]
     unknown = [n for n in names if n not in BENCHMARKS]

@@ -55,8 +55,53 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     assert "### Attention cores" in table and "--quick: a smoke test" in table
     assert {p.name for p in device.glob("*.png")} >= {"attention.png", "train_steps.png", "end_to_end.png",
                                                        "members_scaling.png"}
-    readme = tmp_path / "README.md"
-    shutil.copy(REPO / "README.md", readme)
-    assert main(["bench", "--only", "", "--out", str(out), "--readme", str(readme)]) == 0
-    text = readme.read_text()
-    assert f"#### Benchmarks on `{device.name}`" in text and "##### Train steps" in text
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(REPO / "docs" / "benchmarks.md", page)
+    assert main(["bench", "--only", "", "--out", str(out), "--readme", str(page)]) == 0
+    text = page.read_text()
+    assert f"### Benchmarks on `{device.name}`" in text and "#### Train steps" in text
+
+
+def _bench_module(name: str):
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def test_docs_benchmark_block_is_rendered_from_the_committed_json(tmp_path):
+    """docs/benchmarks.md's numbers are exactly those of benchmarks/results/*/*.json (no hand edits)."""
+    report = _bench_module("report")
+    assert report.DOC == REPO / "docs" / "benchmarks.md"
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(report.DOC, page)
+    report.update_readme(page, REPO / "benchmarks" / "results")
+    assert page.read_text() == report.DOC.read_text()
+    no_block = tmp_path / "plain.md"
+    no_block.write_text("# no block\n")
+    with pytest.raises(ValueError, match="no <!-- benchmarks:start -->"):
+        report.update_readme(no_block, REPO / "benchmarks" / "results")
+
+
+def test_readme_option_alone_fills_docs_benchmarks(tmp_path, monkeypatch):
+    """``--readme`` without a value targets docs/benchmarks.md; with one, that page (old spelling kept)."""
+    run_all = _bench_module("run_all")
+    assert run_all.DOC == REPO / "docs" / "benchmarks.md"
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "benchmarks" / "results" / "cpu", results / "cpu",
+                    ignore=shutil.ignore_patterns("*.png", "*.log"))
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# page\n<!-- benchmarks:start -->\nOLD-BLOCK\n<!-- benchmarks:end -->\ntail\n")
+    monkeypatch.setattr(run_all, "DOC", page)
+    monkeypatch.setattr(run_all.importlib.import_module("report"), "plot", lambda folder: None)
+    assert run_all.main(["--only", "", "--out", str(results), "--readme"]) == 0
+    text = page.read_text()
+    assert "OLD-BLOCK" not in text and "### Benchmarks on `cpu`" in text and text.endswith("<!-- benchmarks:end -->\ntail\n")
+    other = tmp_path / "other.md"
+    other.write_text(page.read_text().replace("tail", "other tail"))
+    assert run_all.main(["--only", "", "--out", str(results), "--readme", str(other)]) == 0
+    assert other.read_text() == text.replace("tail", "other tail")
