@@ -30,7 +30,10 @@ _PRE, _TRAIN = Preprocessing(), TrainConfig()
 class CVConfig:
     """Every key a ``jeeg cv`` run understands.
 
-    Data: ``dataset``, ``task`` (one name or several sharing class names), ``subjects``, ``runs``
+    Data: ``dataset`` (:data:`jeeg.data.DATASETS`: ``eegmmidb``, ``slpdb``, ``sleep_edf``, ``seed``,
+    ``seed_iv``; a dataset's own defaults, :data:`jeeg.data.DATASET_DEFAULTS`, replace those below
+    for the keys a config does not set — SEED: :data:`jeeg.data.seed.CV_DEFAULTS`), ``task`` (one
+    name or several sharing class names; :data:`jeeg.data.DATASET_TASKS`), ``subjects``, ``runs``
     (``None`` = all runs of the task), ``data_dir`` (``None`` = ``MNE_DATA`` / MNE config /
     ``~/mne_data``), ``download`` (allow MNE to fetch missing files), ``skip_missing_runs`` (leave out runs
     absent from ``data_dir`` if every subject keeps every class), ``cache_dir``.
@@ -239,6 +242,9 @@ def _coerce(key: str, value: Any) -> Any:
 def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     """Build a validated :class:`CVConfig` from a dict; raises ConfigError on unknown keys/values."""
     _check_keys(values, where)
+    from jeeg.data import DATASET_DEFAULTS, check_config
+
+    values = {**DATASET_DEFAULTS.get(str(values.get("dataset", "")), {}), **values}  # the dataset's own defaults
     kwargs = {k: _coerce(k, v) for k, v in values.items()}
     if "task" in kwargs and isinstance(kwargs["task"], str):
         kwargs["task"] = (kwargs["task"],)
@@ -284,7 +290,7 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
         if cfg.grid:
             raise ConfigError("a sweep (grid) with distillation is not supported yet; run one jeeg cv per setting")
     cfg.preprocessing(), cfg.train_config()  # validate their values now, before any data is read
-    return cfg
+    return check_config(cfg)  # dataset, task, scheme (and the dataset's own keys) agree
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

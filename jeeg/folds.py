@@ -41,23 +41,38 @@ class TaskFold:
 def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
     """Folds of ``cfg.scheme`` made separately for each task of ``ds``.
 
+    ``seed_protocol`` (SEED / SEED-IV) is :func:`jeeg.data.seed.seed_protocol_folds` on the
+    windows' subject, session (``ds.run``) and film clip (``ds.trial``), with whole validation
+    clips; on SEED / SEED-IV, ``within_subject_run_blocks`` (sessions as blocks) also draws whole
+    clips for validation. Other schemes: :func:`jeeg.splits.make_folds`.
+
     Under ``cfg.protocol == "paper"`` the validation part goes back into training and the test
     part takes its place for epoch selection (see :class:`TaskFold`).
 
     Raises
     ------
     SplitError, LeakageError
-        From :func:`jeeg.splits.make_folds` (e.g. a class absent from a training part).
+        From :func:`jeeg.splits.make_folds` or :func:`jeeg.data.seed.seed_protocol_folds` (e.g. a
+        class absent from a training part).
     """
     out: list[TaskFold] = []
+    clips = cfg.dataset in ("seed", "seed_iv")  # a film clip's windows go to one side together
     for task in ds.tasks:
         where = np.flatnonzero(ds.task == task)
-        opts = dict(val_fraction=cfg.val_fraction, seed=cfg.seed, class_names=list(ds.class_names))
-        if cfg.scheme != "loso":  # leave-one-subject-out has one fold per subject
-            opts["n_folds"] = cfg.n_folds
-        if cfg.scheme == "within_subject_run_blocks":
-            opts["run"] = ds.run[where]
-        folds = make_folds(cfg.scheme, ds.y[where], ds.subject[where], **opts)
+        if cfg.scheme == "seed_protocol":
+            from jeeg.data.seed import seed_protocol_folds
+
+            folds = seed_protocol_folds(ds.subject[where], ds.run[where], ds.trial[where], dataset=cfg.dataset,
+                                        y=ds.y[where], val_fraction=cfg.val_fraction, seed=cfg.seed)
+        else:
+            opts = dict(val_fraction=cfg.val_fraction, seed=cfg.seed, class_names=list(ds.class_names))
+            if cfg.scheme != "loso":  # leave-one-subject-out has one fold per subject
+                opts["n_folds"] = cfg.n_folds
+            if cfg.scheme == "within_subject_run_blocks":
+                opts["run"] = ds.run[where]
+                if clips:  # (session, clip) of each window
+                    opts["groups"] = ds.run[where].astype(np.int64) * 1000 + ds.trial[where]
+            folds = make_folds(cfg.scheme, ds.y[where], ds.subject[where], **opts)
         for f in folds:
             if cfg.protocol == "paper":
                 train = np.sort(np.concatenate([where[f.train], where[f.val]]))
@@ -65,7 +80,6 @@ def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
             else:
                 out.append(TaskFold(task, f, where[f.train], where[f.val], where[f.test]))
     return out
-
 
 
 @dataclass

@@ -13,7 +13,7 @@ import numpy as np
 from jeeg.data.dataset import standardize_trials
 from jeeg.errors import ConfigError
 from jeeg.features import BANDS, temporal_frames, trial_differential_entropy
-from jeeg.grids import make_interpolator, montage_grid
+from jeeg.grids import SEED_GRID, make_interpolator, montage_grid
 
 REPRESENTATIONS = ("raw", "sst_grid")
 
@@ -29,6 +29,7 @@ def sst_grid_inputs(
     montage: str = "standard_1005",
     layout_shape: tuple[int, int] = (9, 9),
     method: str = "cubic",
+    layout: str = "montage",
 ) -> np.ndarray:
     """SST-EmotionNet's two input cubes of each trial, on an electrode grid (Jia et al., ACM MM 2020,
     doi 10.1145/3394171.3413724; github.com/ziyujia/SST-EmotionNet ``model/model.py``).
@@ -43,8 +44,9 @@ def sst_grid_inputs(
       "25 consecutive 2-D maps".
 
     Each channel's value goes to its cell of a layout made for the montage
-    (:func:`jeeg.grids.montage_grid`) and the cell values are interpolated to ``grid_shape`` by one
-    precomputed linear operator (:func:`jeeg.grids.make_interpolator`).
+    (:func:`jeeg.grids.montage_grid`), or of SEED's 9 x 9 layout (``layout="seed"``), and the cell
+    values are interpolated to ``grid_shape`` by one precomputed linear operator
+    (:func:`jeeg.grids.make_interpolator`).
 
     Parameters
     ----------
@@ -62,6 +64,10 @@ def sst_grid_inputs(
         Band name → (low, high) in Hz (δ θ α β γ by default).
     montage, layout_shape, method
         Montage for the channel positions, size of the coarse layout, interpolation method.
+    layout : {"montage", "seed"}
+        ``"montage"``: a layout made from ``montage`` (``layout_shape``); ``"seed"``: SST-EmotionNet's
+        SEED / SEED-IV layout :data:`jeeg.grids.SEED_GRID` (62 channels, with CB1/CB2, which MNE's
+        montages lack; the default of ``jeeg cv`` on ``dataset=seed|seed_iv``).
 
     Returns
     -------
@@ -72,7 +78,8 @@ def sst_grid_inputs(
     ------
     ConfigError
         A band at or above Nyquist, a trial shorter than a band needs or than ``n_frames``
-        samples, or channels the montage does not know (from :mod:`jeeg.features` / :mod:`jeeg.grids`).
+        samples, channels the montage (or layout) does not know (from :mod:`jeeg.features` /
+        :mod:`jeeg.grids`), or an unknown ``layout``.
     """
     X = np.asarray(X)
     if X.ndim != 3:
@@ -80,8 +87,10 @@ def sst_grid_inputs(
     de = trial_differential_entropy(X, sfreq, bands=bands)  # (trials, chans, bands)
     de = (de - de.mean(1, keepdims=True)) / (de.std(1, keepdims=True) + 1e-6)
     frames = temporal_frames(standardize_trials(X), sfreq, n_frames)  # (trials, chans, frames)
-    layout = montage_grid(list(ch_names), montage=montage, shape=layout_shape)
-    interp = make_interpolator(list(ch_names), grid=layout.grid, shape=tuple(grid_shape), method=method)
+    if layout not in ("montage", "seed"):
+        raise ConfigError(f"layout must be 'montage' or 'seed'; got {layout!r}")
+    grid = SEED_GRID if layout == "seed" else montage_grid(list(ch_names), montage=montage, shape=layout_shape).grid
+    interp = make_interpolator(list(ch_names), grid=grid, shape=tuple(grid_shape), method=method)
     maps = np.concatenate([np.swapaxes(de, 1, 2), np.swapaxes(frames, 1, 2)], axis=1)  # (trials, B+F, chans)
     return np.asarray(interp(maps), dtype=np.float32)
 

@@ -161,12 +161,29 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), *(int(k) % 2**32 for k in keys)])
 
 
-def _stratified_holdout(idx: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator):
+def _stratified_holdout(idx: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator, groups=None):
     """Split ``idx`` into (train, val) with ``round(fraction * len(idx))`` val trials, per-class
     largest-remainder quotas, at least one val trial for every class with >= 2 trials, and at least
-    one trial of every class left in train."""
+    one trial of every class left in train.
+
+    ``groups`` (array of int, shape (n_trials,), optional): draw whole groups instead of trials
+    (e.g. the windows of one film clip, which share the clip's label and its content), with the
+    same quotas counted in groups; every group must hold one class.
+
+    Raises
+    ------
+    SplitError
+        A group holding trials of two classes (names the group)."""
     if fraction == 0.0 or idx.size == 0:
         return idx, idx[:0]
+    if groups is not None:
+        keys, first, inverse = np.unique(np.asarray(groups)[idx], return_index=True, return_inverse=True)
+        label = y[idx][first]
+        if mixed := sorted({int(keys[g]) for g in np.flatnonzero(np.bincount(inverse, y[idx] != label[inverse]))}):
+            raise SplitError(f"validation groups {mixed[:10]} hold trials of several classes; a group must have one label")
+        _, val_groups = _stratified_holdout(np.arange(keys.size), label, fraction, rng)
+        in_val = np.isin(inverse, val_groups)
+        return idx[~in_val], idx[in_val]
     labels = y[idx]
     classes, counts = np.unique(labels, return_counts=True)
     quota = fraction * counts
@@ -279,7 +296,7 @@ def within_subject_contiguous_kfold(
 
 
 def within_subject_run_blocks(
-    y, subject, *, run, n_folds: int = 3, val_fraction: float = 0.2, seed: int = 0, class_names=None
+    y, subject, *, run, n_folds: int = 3, val_fraction: float = 0.2, seed: int = 0, class_names=None, groups=None
 ) -> list[Fold]:
     """Per-subject k-fold over whole RUNS: the test part is a block of runs never seen in training.
 
@@ -298,6 +315,10 @@ def within_subject_run_blocks(
         Blocks of runs per subject (>= 2); each subject needs at least ``n_folds`` runs.
     y, subject, val_fraction, seed, class_names
         As in :func:`within_subject_stratified_kfold` (``seed`` only affects the validation draw).
+    groups : array of int, shape (n_trials,), optional
+        Trials that must go to validation together (SEED's windows of one film clip: a clip's
+        windows share its label and content, so a window-wise draw would validate on the clips
+        being trained on); the draw takes whole groups with the same per-class quotas.
 
     Returns
     -------
@@ -307,8 +328,9 @@ def within_subject_run_blocks(
     Raises
     ------
     SplitError
-        ``run`` not shaped like ``y``, a subject with fewer runs than ``n_folds``, or a class absent
-        from a fold's training runs (e.g. a class cued in one run only); names subject and runs.
+        ``run`` (or ``groups``) not shaped like ``y``, a subject with fewer runs than ``n_folds``, a
+        group of several classes, or a class absent from a fold's training runs (e.g. a class cued
+        in one run only); names subject and runs.
     ConfigError
         Invalid ``n_folds``, ``val_fraction`` or ``seed``.
     """
@@ -316,6 +338,8 @@ def within_subject_run_blocks(
     run = np.asarray(run)
     if run.shape != y.shape or not np.issubdtype(run.dtype, np.integer):
         raise SplitError(f"run must be an integer array shaped like y {y.shape}; got {run.dtype}{run.shape}")
+    if groups is not None and np.shape(groups) != y.shape:
+        raise SplitError(f"groups must be shaped like y {y.shape}; got {np.shape(groups)}")
     names = _names(y, class_names)
     folds = []
     for s in np.unique(subject):
@@ -325,7 +349,7 @@ def within_subject_run_blocks(
             raise SplitError(f"subject {s} has {runs.size} run(s) {runs.tolist()}, fewer than n_folds={n_folds} blocks")
         for k, (_, te) in enumerate(KFold(n_folds, shuffle=False).split(runs)):
             test = idx[np.isin(run[idx], runs[te])]
-            train, val = _stratified_holdout(np.setdiff1d(idx, test), y, val_fraction, _rng(seed, s, _VAL, k))
+            train, val = _stratified_holdout(np.setdiff1d(idx, test), y, val_fraction, _rng(seed, s, _VAL, k), groups)
             folds.append(Fold(f"S{s:03d}-f{k}", "within_subject_run_blocks", k, train, val, test, (int(s),), False))
     return _checked(folds, y, subject, names, hint=lambda f: (
         f"within_subject_run_blocks: test runs {np.unique(run[f.test]).tolist()}; a class cued only in those runs "

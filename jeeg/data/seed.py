@@ -40,6 +40,18 @@ only says the EEG was downsampled to 200 Hz for feature extraction); the window 
 ``ExtractedFeatures_4s``.
 Older SEED copies name the files by the subject's full name (``dujingcheng_20131027.mat``); the
 readers need the numbered naming (``1_20131027.mat``) of the current release and say so.
+
+From ``jeeg cv`` (``--set dataset=seed|seed_iv --set data_dir=DIR``; :func:`load_seed_epochs`,
+:func:`check_cv_config`, defaults :data:`CV_DEFAULTS`): the task ``emotion``, one example per window of
+the raw EEG (``tmax`` s, default 1 s: SEED's feature windows and SST-EmotionNet's segments), labelled
+with its clip's emotion; ``runs`` are the sessions. Schemes (:data:`CV_SCHEMES`): ``seed_protocol``
+(default; :func:`seed_protocol_folds`: per subject and session, clips 1-9 train and 10-15 test, SEED-IV
+1-16 / 17-24, with ``val_fraction`` of the training clips held out whole to choose the epoch; ``protocol=
+paper`` chooses it on the test clips instead, as published results do), ``within_subject_run_blocks``
+(cross-session: ``n_folds=3`` leaves one session out; validation clips drawn whole), ``loso`` and
+``subject_group_kfold`` (cross-subject). Baseline ``de_lr`` (DE of the window in 5 bands + logistic
+regression); models on the z-scored windows (``representation=raw``) or SST-EmotionNet's maps on the SEED
+electrode layout (``representation=sst_grid``, ``model=sst_emotionnet``).
 """
 
 from __future__ import annotations
@@ -622,8 +634,12 @@ def seed_protocol_split(trial, session=None, dataset: str = "seed") -> tuple[np.
     return train, ~train
 
 
-def seed_protocol_folds(subject, session, trial, *, dataset: str = "seed", y=None) -> list:
+def seed_protocol_folds(
+    subject, session, trial, *, dataset: str = "seed", y=None, val_fraction: float = 0.0, seed: int = 0
+) -> list:
     """One :class:`jeeg.splits.Fold` per (subject, session) with :func:`seed_protocol_split`'s train/test.
+
+    ``jeeg cv --set scheme=seed_protocol`` (the default scheme of ``dataset=seed|seed_iv``).
 
     Parameters
     ----------
@@ -632,33 +648,55 @@ def seed_protocol_folds(subject, session, trial, *, dataset: str = "seed", y=Non
         ``run``, ``trial``).
     dataset : {"seed", "seed_iv"}
     y : array-like of int, shape (n,), optional
-        Class indices; if given, each fold's training part must hold every class.
+        Class indices; if given, each fold's training part must hold every class. Needed for a
+        validation part.
+    val_fraction : float
+        Fraction of each fold's training clips moved, whole, to a validation part (for choosing
+        the epoch of a neural model): per class ``floor(val_fraction * n_clips)`` clips, at least
+        one for every class with >= 2 training clips and at least one left to train (SEED's 9
+        training clips, 3 per class, give 1 validation clip per class at 0.2). Whole clips, as
+        the windows of one clip share its label and its film, so a window-wise draw would select
+        the epoch on the clips being trained on (the block-design pitfall of Li et al. 2021, IEEE
+        TPAMI 43(1):316-333, doi 10.1109/TPAMI.2020.2973153). 0 (default): empty ``val``, the
+        published protocol.
+    seed : int
+        Seeds the validation draw (with the subject and session).
 
     Returns
     -------
     list of Fold
-        Named ``"S01-session1"``..., scheme ``"seed_protocol"``, ``index`` = session - 1, empty
-        ``val``, sorted by subject then session (45 folds for all of SEED or SEED-IV).
+        Named ``"S01-session1"``..., scheme ``"seed_protocol"``, ``index`` = session - 1, sorted by
+        subject then session (45 folds for all of SEED or SEED-IV).
 
     Raises
     ------
+    ConfigError
+        ``val_fraction`` outside [0, 1), or > 0 without ``y``.
     SplitError
         As :func:`seed_protocol_split`; arrays of different shapes; a (subject, session) without
         training or test rows; with ``y``, a class absent from a training part.
     """
-    from jeeg.splits import Fold, check_fold_classes, check_no_leakage
+    from jeeg.splits import _VAL, Fold, _rng, _stratified_holdout, check_fold_classes, check_no_leakage
 
     spec = _spec(dataset)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in [0, 1); got {val_fraction!r}")
+    if val_fraction and y is None:
+        raise ConfigError("a validation part (val_fraction > 0) is drawn stratified by class: pass y")
     train, test = seed_protocol_split(trial, session, dataset)
     subj, sess = np.asarray(subject), np.asarray(session)
-    if subj.shape != train.shape:
-        raise SplitError(f"subject must have shape {train.shape}; got {subj.shape}")
+    if subj.shape != train.shape or (y is not None and np.shape(y) != train.shape):
+        raise SplitError(f"subject and y must have shape {train.shape}; got {subj.shape}, {np.shape(y)}")
+    labels = None if y is None else np.asarray(y).astype(np.int64)
     folds = []
     for s, k in sorted({(int(a), int(b)) for a, b in zip(subj, sess)}):
         rows = (subj == s) & (sess == k)
+        fit, val = np.flatnonzero(rows & train), np.zeros(0, np.int64)
+        if val_fraction and fit.size:
+            fit, val = _stratified_holdout(fit, labels, float(val_fraction), _rng(seed, s, _VAL, k), np.asarray(trial))
         fold = Fold(
-            name=f"S{s:02d}-session{k}", scheme="seed_protocol", index=k - 1, train=np.flatnonzero(rows & train),
-            val=np.zeros(0, np.int64), test=np.flatnonzero(rows & test), test_subjects=(s,), cross_subject=False,
+            name=f"S{s:02d}-session{k}", scheme="seed_protocol", index=k - 1, train=fit,
+            val=val, test=np.flatnonzero(rows & test), test_subjects=(s,), cross_subject=False,
         )  # fmt: skip
         if not fold.train.size or not fold.test.size:
             raise SplitError(
@@ -667,14 +705,167 @@ def seed_protocol_folds(subject, session, trial, *, dataset: str = "seed", y=Non
                 f"and {spec.n_train + 1}..{spec.n_trials}"
             )
         check_no_leakage(fold, subj)
-        if y is not None:
-            check_fold_classes(fold, np.asarray(y), spec.classes)
+        if labels is not None:
+            check_fold_classes(fold, labels, spec.classes)
         folds.append(fold)
     return folds
 
 
+# ------------------------------------------------------------------------------------ jeeg cv
+#: The ``jeeg cv`` task of both datasets: the emotion of the film clip, one label for every window.
+CV_TASKS: tuple[str, ...] = ("emotion",)
+#: Split schemes ``jeeg cv`` runs on SEED / SEED-IV windows, each keeping a film clip's windows on one
+#: side: the published per-session protocol, cross-session (``within_subject_run_blocks`` over the 3
+#: sessions), and cross-subject. Window-wise k-fold (``within_subject_stratified`` / ``_contiguous``) is
+#: refused: neighbouring windows of one clip would train and test, so a model could score by recognising
+#: the clip (Li et al. 2021, IEEE TPAMI 43(1):316-333, doi 10.1109/TPAMI.2020.2973153).
+CV_SCHEMES: tuple[str, ...] = ("seed_protocol", "within_subject_run_blocks", "loso", "subject_group_kfold")
+#: ``jeeg cv`` defaults of SEED / SEED-IV for the keys a config does not set (:func:`jeeg.config.make_config`):
+#: all 15 subjects, the published protocol, the authors' preprocessing untouched (no further filter or
+#: resampling), 1-s windows (SEED's feature windows; SST-EmotionNet's input segments) and the DE + logistic
+#: regression baseline (Zheng & Lu 2015 compare LR and SVM on DE features).
+CV_DEFAULTS: dict = {
+    "task": CV_TASKS, "subjects": tuple(range(1, N_SUBJECTS + 1)), "scheme": "seed_protocol",
+    "l_freq": None, "h_freq": None, "resample": None, "tmin": 0.0, "tmax": 1.0, "baselines": ("de_lr",),
+}  # fmt: skip
+
+
+def _cv_checks(dataset: str, subjects, task, runs, data_dir, download, skip_missing_runs, preprocessing) -> None:
+    """The ConfigErrors of :func:`load_seed_epochs`, named by their ``jeeg cv`` keys."""
+    spec = _spec(dataset)
+    tasks = [task] if isinstance(task, str) else list(task)
+    if tasks != list(CV_TASKS):
+        raise ConfigError(f"task {tasks} is not a task of dataset={dataset!r}; its one task is {CV_TASKS[0]!r} "
+                          f"(the film clip's {'/'.join(spec.classes)} label)")
+    _ints(subjects, "subjects", N_SUBJECTS)
+    if runs is not None:
+        _ints(runs, "runs (the sessions of SEED / SEED-IV)", N_SESSIONS)
+    if data_dir is None:
+        raise ConfigError(f"dataset={dataset!r} reads your copy of {spec.title}: set data_dir=DIR (--data-dir), the folder "
+                          f"you unpacked. {_obtain(spec)}")
+    if download:
+        raise ConfigError(f"download: {spec.title} cannot be downloaded. {_obtain(spec)}")
+    if skip_missing_runs:
+        raise ConfigError(f"skip_missing_runs: {spec.title} sessions are all read; select them with runs=1,2,3")
+    pre = preprocessing
+    if pre is None:
+        return
+    for key in ("l_freq", "h_freq", "resample"):
+        if getattr(pre, key) is not None:
+            raise ConfigError(
+                f"{key}={getattr(pre, key)}: jeeg reads {spec.title}'s EEG as the authors preprocessed it (downsampled to "
+                f"200 Hz, SEED band-passed 0-75 Hz) and filters and resamples no further; set {key}=none"
+            )
+    if pre.tmin != 0:
+        raise ConfigError(f"tmin={pre.tmin}: {spec.title} trials are cut into windows from each clip's start; set tmin=0 "
+                          "and tmax=the window length in s")
+    if round(pre.tmax * SFREQ) < 1:
+        raise ConfigError(f"tmax={pre.tmax} s (the window length) holds no sample at {SFREQ:g} Hz")
+    if pre.channels is not None and (bad := [c for c in pre.channels if c not in SEED_CHANNELS]):
+        raise ConfigError(f"channels {bad} are not {spec.title} channels; they are {' '.join(SEED_CHANNELS)}")
+
+
+def check_cv_config(cfg):
+    """Check a :class:`jeeg.config.CVConfig` of ``dataset=seed|seed_iv`` before any file is read.
+
+    Returns the config, with ``representation_kwargs["layout"] = "seed"`` (SST-EmotionNet's SEED
+    electrode layout, :data:`jeeg.grids.SEED_GRID`) added for ``representation=sst_grid`` unless a
+    layout or montage is set: MNE's 10-05 montage has no CB1/CB2.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key: a task other than ``emotion``; subjects outside 1..15 or runs (sessions)
+        outside 1..3; no ``data_dir``; ``download`` or ``skip_missing_runs``; a band-pass or
+        resampling; ``tmin`` other than 0; channels SEED lacks; a scheme outside :data:`CV_SCHEMES`;
+        ``within_subject_run_blocks`` with more folds than sessions; ``subject_group_kfold`` with
+        more folds than subjects, or ``loso`` with fewer than 2 subjects (3 with validation).
+    """
+    from dataclasses import replace as _replace
+
+    _cv_checks(cfg.dataset, cfg.subjects, cfg.task, cfg.runs, cfg.data_dir, cfg.download, cfg.skip_missing_runs,
+               cfg.preprocessing())
+    if cfg.scheme not in CV_SCHEMES:
+        raise ConfigError(
+            f"scheme={cfg.scheme!r} is not a split scheme for dataset={cfg.dataset!r}; use one of {', '.join(CV_SCHEMES)}. "
+            "Window-wise k-fold would put windows of one film clip in both training and test"
+        )
+    n_sessions = len(set(cfg.runs)) if cfg.runs is not None else N_SESSIONS
+    if cfg.scheme == "within_subject_run_blocks" and not 2 <= cfg.n_folds <= n_sessions:
+        raise ConfigError(f"n_folds={cfg.n_folds}: within_subject_run_blocks deals the {n_sessions} session(s) into n_folds "
+                          f"blocks; set n_folds=2..{n_sessions} (n_folds={n_sessions}: leave one session out)")
+    n_subjects = len(set(cfg.subjects))
+    if cfg.scheme == "subject_group_kfold" and cfg.n_folds > n_subjects:
+        raise ConfigError(f"n_folds={cfg.n_folds}: subject_group_kfold needs at least n_folds subjects; got {n_subjects}")
+    if cfg.scheme == "loso" and n_subjects < 3:
+        raise ConfigError(f"scheme=loso needs at least 3 subjects (test, validation, training); got {n_subjects}")
+    kw = dict(cfg.representation_kwargs)
+    if cfg.representation == "sst_grid" and "layout" not in kw and "montage" not in kw:
+        return _replace(cfg, representation_kwargs={**kw, "layout": "seed"})
+    return cfg
+
+
+def load_seed_epochs(
+    subjects, task, *, dataset: str = "seed", runs=None, data_dir=None, download: bool = False,
+    skip_missing_runs: bool = False, cache_dir=None, preprocessing=None, progress=None,
+) -> EpochsDataset:
+    """``jeeg cv``'s reader of SEED / SEED-IV (``dataset=seed|seed_iv``): :func:`load_seed_raw` windows.
+
+    The raw EEG (``Preprocessed_EEG`` / ``eeg_raw_data``), not the published features: every
+    model and baseline of ``jeeg cv`` takes signals (the ``de_lr`` baseline computes the windows'
+    differential entropy itself, ``representation=sst_grid`` SST-EmotionNet's maps), and the
+    published features are LDS- or moving-average-smoothed across the windows of a clip.
+    :func:`load_seed_features` reads those for work outside ``jeeg cv``.
+
+    Parameters
+    ----------
+    subjects : iterable of int
+        1..15.
+    task : str or sequence of str
+        ``"emotion"`` (:data:`CV_TASKS`).
+    dataset : {"seed", "seed_iv"}
+    runs : iterable of int, optional
+        Sessions (1..3); default all.
+    data_dir : path-like
+        Your copy of the dataset (``root`` of :func:`load_seed_raw`); required.
+    download, skip_missing_runs : bool
+        Must be False (the data is licence-restricted; every session is read).
+    cache_dir
+        Unused: the .mat files are read directly.
+    preprocessing : jeeg.data.eegmmidb.Preprocessing, optional
+        ``tmax`` is the window length in s (default 1 s; ``tmin`` must be 0); ``channels`` a subset of
+        :data:`SEED_CHANNELS`; ``l_freq``, ``h_freq`` and ``resample`` must be None.
+    progress : callable(str), optional
+
+    Returns
+    -------
+    EpochsDataset
+        As :func:`load_seed_raw` (X float32 µV, shape (n_windows, n_chans, round(tmax * 200)),
+        ``run`` = session, ``trial`` = 1-based clip), channels as selected.
+
+    Raises
+    ------
+    ConfigError
+        See :func:`check_cv_config` (the checks that need no config); plus those of :func:`load_seed_raw`.
+    MissingDataError, DataError
+        From :func:`load_seed_raw`.
+    """
+    _cv_checks(dataset, subjects, task, runs, data_dir, download, skip_missing_runs, preprocessing)
+    window = float(preprocessing.tmax) if preprocessing is not None else 1.0
+    ds = load_seed_raw(data_dir, dataset=dataset, subjects=subjects, sessions=runs, window=window, progress=progress)
+    channels = preprocessing.channels if preprocessing is not None else None
+    if channels:
+        rows = [SEED_CHANNELS.index(c) for c in channels]
+        ds = replace(ds, X=np.ascontiguousarray(ds.X[:, rows]), ch_names=tuple(channels))
+    pre = None if preprocessing is None else preprocessing.to_dict()
+    return replace(ds, info=ds.info | {"channels": list(ds.ch_names), "preprocessing": pre})
+
+
 __all__ = [
     "BANDS",
+    "CV_DEFAULTS",
+    "CV_SCHEMES",
+    "CV_TASKS",
     "FEATURES",
     "N_SESSIONS",
     "N_SUBJECTS",
@@ -684,6 +875,8 @@ __all__ = [
     "SEED_IV_LABELS",
     "SFREQ",
     "FeatureTrials",
+    "check_cv_config",
+    "load_seed_epochs",
     "load_seed_features",
     "load_seed_raw",
     "seed_protocol_folds",
