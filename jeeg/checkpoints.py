@@ -5,7 +5,8 @@
 :func:`check_teacher_run` and :func:`load_teacher_run` find the trained teacher of each fold in a
 teacher run for offline distillation (``distill=offline``, ``teacher_run=DIR``);
 :func:`check_init_run` and :func:`load_init_run` the models a chained stage starts from
-(``init_run=DIR``).
+(``init_run=DIR``); :func:`fold_programs` and :func:`load_member_states` any members' kept
+models, e.g. a run's fold models or final model applied to new subjects (:mod:`jeeg.evaluate`).
 """
 
 from __future__ import annotations
@@ -102,32 +103,58 @@ def check_init_run(cfg: CVConfig) -> tuple[Path, CVConfig]:
     return run, icfg
 
 
-def _load_members(run: Path, rcfg: CVConfig, positions: list[int], what: str, subtree: str | None) -> dict[str, np.ndarray]:
-    """The selected-epoch states (``best``) of the members at ``positions`` of a finished run, as
-    flat arrays stacked over positions; ``subtree``: the part of a distillation run's members."""
+def _latest_tree(prog: Path, run: Path, what: str) -> tuple[Path, dict]:
+    """The latest checkpoint item of one program folder of a finished run, restored raw."""
+    steps = sorted(int(d.name) for d in prog.glob("*") if d.name.isdigit()) if prog.is_dir() else []
+    if not steps:
+        raise ConfigError(f"{what} {run}: no checkpoint in {prog}; was the run moved or cut short?")
+    path = (prog / str(steps[-1]) / "default").absolute()
+    tree = restore_raw(path)
+    if "best" not in tree or "loop" not in tree:
+        raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
+    return path, tree
+
+
+def load_member_states(programs: list[tuple[Path, int, int, int]], run: Path, what: str,
+                       subtree: str | None = None) -> dict[str, np.ndarray]:
+    """The kept states (``best``: the selected epoch, or the last one under ``monitor="last"``)
+    of members of a finished run, as flat arrays stacked over the members asked for.
+
+    Parameters
+    ----------
+    programs : list of (program folder, slot, seed, position)
+        Each member: the checkpoint folder of its program (:func:`program_dir`), its slot in
+        that program's member stack, and the seed and position its PRNG key was made from
+        (:func:`member_key`), which the checkpoint's keys must match.
+    run : Path
+        The run (named in errors), ``what`` its role (``"teacher_run"``, ``"evaluate"``, ...).
+    subtree : str, optional
+        The part of a distillation run's members to take (``"student"``).
+
+    Returns
+    -------
+    dict
+        ``{"params/<path>" | "batch_stats/<path>": array (len(programs), ...)}``.
+
+    Raises
+    ------
+    ConfigError
+        A program folder without checkpoints, a checkpoint that is not jeeg's, or one whose member
+        keys differ (written by another run, seed or fold order).
+    """
     import jax
 
-    per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
-    programs: dict[int, dict] = {}
+    trees: dict[Path, tuple[Path, dict]] = {}
     rows: list[dict[str, np.ndarray]] = []
-    for p in positions:
-        c, j = divmod(p, per)
-        if c not in programs:
-            prog = program_dir(run, rcfg.model, c)
-            steps = sorted((int(d.name) for d in prog.glob("*") if d.name.isdigit())) if prog.is_dir() else []
-            if not steps:
-                raise ConfigError(f"{what} {run}: no checkpoint in {prog}; was the run moved or cut short?")
-            path = (prog / str(steps[-1]) / "default").absolute()
-            tree = restore_raw(path)
-            if "best" not in tree or "loop" not in tree:
-                raise ConfigError(f"{path} is not a jeeg training checkpoint (no 'best' / 'loop' entries)")
-            programs[c] = {"path": path, "tree": tree}
-        tree, path = programs[c]["tree"], programs[c]["path"]
-        want = np.asarray(jax.random.key_data(member_key(rcfg.seed, p)))
+    for prog, j, seed, position in programs:
+        if prog not in trees:
+            trees[prog] = _latest_tree(prog, run, what)
+        path, tree = trees[prog]
+        want = np.asarray(jax.random.key_data(member_key(seed, position)))
         key_data = np.asarray(tree["loop"]["key_data"])
         if j >= len(key_data) or not np.array_equal(key_data[j], want):
-            raise ConfigError(f"checkpoint {path} does not hold the model of fold position {p} (its member keys differ); "
-                              "it was written by another run")
+            raise ConfigError(f"checkpoint {path} does not hold the model of fold position {position} (its member keys "
+                              "differ); it was written by another run")
         flat = {}
         for part in ("params", "batch_stats"):
             src = tree["best"][part]
@@ -137,6 +164,42 @@ def _load_members(run: Path, rcfg: CVConfig, positions: list[int], what: str, su
                 flat[f"{part}/{leaf_name(kp)}"] = np.asarray(leaf)[j]
         rows.append(flat)
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+
+def fold_programs(run: Path, rcfg: CVConfig, positions: list[int], setting: int = 0) -> list[tuple[Path, int, int, int]]:
+    """Where the members of grid point ``setting`` at fold ``positions`` of a finished run keep
+    their checkpoints: ``(program folder, slot, seed, position)`` for :func:`load_member_states`.
+
+    Members are ordered grid point, then fold (:func:`jeeg.folds.make_members`) and grouped in
+    programs of ``members_per_program`` (the run's ``engine.json``).
+
+    Raises
+    ------
+    ConfigError
+        If the run has no ``engine.json`` (it trained no model).
+    """
+    from jeeg.folds import grid_settings
+
+    engine = run / "engine.json"
+    if not engine.is_file():
+        raise ConfigError(f"{run} has no engine.json: it trained no {rcfg.model} members")
+    per = int(json.loads(engine.read_text())["members_per_program"])
+    n_folds = int(json.loads(engine.read_text()).get("n_members", 0)) // max(len(grid_settings(rcfg)), 1)
+    seed = grid_settings(rcfg)[setting]["seed"]
+    out = []
+    for p in positions:
+        c, j = divmod(setting * n_folds + p, per)
+        out.append((program_dir(run, rcfg.model, c), j, seed, p))
+    return out
+
+
+def _load_members(run: Path, rcfg: CVConfig, positions: list[int], what: str, subtree: str | None) -> dict[str, np.ndarray]:
+    """The selected-epoch states (``best``) of the members at ``positions`` of a finished run of
+    one setting, as flat arrays stacked over positions; ``subtree``: the part of a distillation
+    run's members."""
+    per = int(json.loads((run / "engine.json").read_text())["members_per_program"])
+    programs = [(program_dir(run, rcfg.model, p // per), p % per, rcfg.seed, p) for p in positions]
+    return load_member_states(programs, run, what, subtree)
 
 
 def load_teacher_run(cfg: CVConfig, positions: list[int]) -> dict[str, np.ndarray]:
@@ -186,5 +249,5 @@ def checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["check_init_run", "check_teacher_run", "checkpoint_arrays", "checkpoint_keys", "leaf_name", "load_init_run",
-           "load_teacher_run", "restore_raw"]
+__all__ = ["check_init_run", "check_teacher_run", "checkpoint_arrays", "checkpoint_keys", "fold_programs", "leaf_name",
+           "load_init_run", "load_member_states", "load_teacher_run", "restore_raw"]

@@ -7,7 +7,9 @@ result table; all folds train together as members (``--sequential``: one after a
 reports the grid point chosen on validation. ``--set distill=online`` (or ``distill=offline
 --set teacher_run=DIR``) trains the model as the student of a teacher (:mod:`jeeg.engine.distill`);
 ``--set protocol=paper`` reports MSC-T3AM's best-test-epoch protocol, labelled. ``--resume DIR`` continues an interrupted run;
-``--check-reproducible`` runs twice and names the first array that differs. Errors jeeg raises on purpose are printed as one clear message (exit status 2).
+``--check-reproducible`` runs twice and names the first array that differs. ``jeeg cv --final`` also trains
+one model per task on every subject (:mod:`jeeg.final`); ``jeeg evaluate RUN --subjects 18-20`` applies a
+finished run's models to subjects it never saw (:mod:`jeeg.evaluate`). Errors jeeg raises on purpose are printed as one clear message (exit status 2).
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ def _config_from_args(args: argparse.Namespace):
         overrides["download"] = True
     if getattr(args, "sequential", False):
         overrides["max_members"] = 1
+    if getattr(args, "final", False):
+        overrides["final"] = True
     if getattr(args, "grid", None):
         grid = {}
         for item in args.grid:
@@ -222,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR (reuses its config)")
         cmd.add_argument("--sequential", action="store_true",
                          help="train members one after another (max_members=1) instead of together")
+        cmd.add_argument("--final", action="store_true",
+                         help="after the cross-validation, train one model per task on every subject (final=true) "
+                         "for the folds' median selected epoch, for jeeg evaluate")
         cmd.add_argument("--check-reproducible", dest="check_reproducible", action="store_true",
                          help="run twice and name the first array that differs, if any (exit 1)")
         cmd.add_argument("--download", action="store_true", help="let MNE download missing recordings")
@@ -241,6 +248,29 @@ def build_parser() -> argparse.ArgumentParser:
         dist.add_argument("--num-processes", dest="num_processes", type=int)
         dist.add_argument("--process-id", dest="process_id", type=int)
         cmd.set_defaults(func=_cv)
+    ev = sub.add_parser(
+        "evaluate",
+        help="apply a finished run's models (its final model, or the mean of its fold models) to unseen subjects",
+        description="Score a finished run's network (the final model of `jeeg cv --final`, else the ensemble of "
+        "its fold models) and its baselines (refitted on the run's subjects) on subjects the run never saw, "
+        "with the run's preprocessing. Example: jeeg evaluate runs/cross_subject/loso/eegnet --subjects 18-20",
+    )
+    ev.add_argument("run", help="directory of a finished jeeg cv / jeeg sweep run")
+    ev.add_argument("--subjects", required=True, help="new subjects, e.g. 18-20 or 4,7 (none of the run's)")
+    ev.add_argument("--data-dir", dest="data_dir", help="folder holding the new subjects' recordings (default: the run's)")
+    ev.add_argument("--cache-dir", dest="cache_dir", help="epochs cache folder")
+    ev.add_argument("--download", action="store_true", help="let MNE download missing recordings")
+    ev.add_argument("--out", help="output directory (default RUN/evaluate-S<subjects>)")
+    ev.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    ev.add_argument("--ensemble", action="store_true",
+                    help="use the mean of the fold models' class probabilities even if the run has a final model")
+    ev.add_argument("--no-baselines", dest="baselines", action="store_false",
+                    help="score the network only (the baselines are refitted on the run's subjects, which reads their data)")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="only data_dir, cache_dir, download, skip_missing_runs or eval_batch_size; the run's "
+                    "preprocessing is applied unchanged")
+    ev.add_argument("--quiet", action="store_true", help="no progress or table")
+    ev.set_defaults(func=_evaluate)
     bench = sub.add_parser(
         "bench", add_help=False,
         help="run the benchmark suite (benchmarks/run_all.py): attention cores, train steps vs PyTorch, members, end to end",
@@ -249,6 +279,38 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
     return p
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """``jeeg evaluate RUN --subjects ...`` (:func:`jeeg.evaluate.evaluate_run`)."""
+    from rich.console import Console
+
+    from jeeg import report
+    from jeeg.config import parse_overrides
+    from jeeg.evaluate import evaluate_run
+
+    overrides = parse_overrides(args.set or [])
+    for key in ("data_dir", "cache_dir"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.download:
+        overrides["download"] = True
+    console = Console(quiet=args.quiet, width=max(130, shutil.get_terminal_size().columns))
+    t0 = time.time()
+    with console.status("jeeg evaluate") as status:
+        metrics, out = evaluate_run(Path(args.run), args.subjects, out=Path(args.out) if args.out else None,
+                                    overrides=overrides, ensemble=args.ensemble, baselines=args.baselines,
+                                    overwrite=args.overwrite, progress=lambda msg: status.update(msg))
+    ev = metrics["evaluate"]
+    trained = ev["training_subjects"]
+    console.print(f"{args.run}: {ev['source']} model(s) trained on {len(trained)} subjects "
+                  f"(S{trained[0]:03d}…S{trained[-1]:03d}), applied to {len(ev['subjects'])} unseen subject(s)",
+                  highlight=False)
+    console.print(report.results_table(metrics, "over_subjects"))
+    for line in report.statistics_lines(metrics):
+        console.print(line, highlight=False)
+    console.print(f"wall time {time.time() - t0:.0f} s; results in {out}/")
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -48,7 +48,11 @@ class CVConfig:
     Members (:mod:`jeeg.engine`): ``max_members`` — members per compiled program: ``0`` trains
     all folds (and grid points) together, split automatically into programs that fit device
     memory; ``1`` trains one fold after another; ``N`` at most N at once. ``checkpoint_every``:
-    epochs between orbax checkpoints in the run directory (``0``: none; resuming needs them).
+    epochs between orbax checkpoints in the run directory (``0``: none; resuming needs them, and
+    ``jeeg evaluate`` needs the fold models' or a final model's). ``final``: after the
+    cross-validation, also train one model per task on every trial of every subject of the run,
+    for the median selected epoch of that task's folds (:mod:`jeeg.final`), to apply to unseen
+    subjects with ``jeeg evaluate`` (:mod:`jeeg.evaluate`).
     ``grid``: ``jeeg sweep`` only — lists of ``lr``, ``weight_decay`` and/or ``seed`` whose
     product, times the folds, is trained as members.
     Distillation (:mod:`jeeg.engine.distill`, architectures.md §1): ``distill`` — ``"none"`` (the model
@@ -107,6 +111,7 @@ class CVConfig:
     seed: int = 0
     max_members: int = 0
     checkpoint_every: int = 10
+    final: bool = False
     grid: dict = field(default_factory=dict)
     distill: str = "none"
     teacher: str = "eegnet"
@@ -285,6 +290,12 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
                               "and teacher_run=DIR")
     elif cfg.teacher_channels:
         raise ConfigError("teacher_channels is read only with a teacher (distill=online|offline); remove it")
+    if cfg.final and (cfg.distill != "none" or cfg.init_run):
+        raise ConfigError("final (a model trained on every subject) is supported for a model trained alone; "
+                          "remove final, or distill / init_run")
+    if cfg.monitor == "last" and cfg.grid:
+        raise ConfigError("monitor=last selects no epoch on validation, so a sweep (grid) cannot choose a grid point; "
+                          "use monitor=val_loss or val_accuracy")
     if cfg.init_run and cfg.grid:
         raise ConfigError("init_run with a sweep (grid) is not supported; run one jeeg cv per setting")
         if cfg.grid:

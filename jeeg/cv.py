@@ -18,6 +18,7 @@ from jeeg.checkpoints import check_init_run, check_teacher_run, load_init_run, l
 from jeeg.config import CVConfig
 from jeeg.data import EpochsDataset, load_dataset
 from jeeg.errors import ConfigError
+from jeeg.final import data_facts, train_final
 from jeeg.folds import Member, TaskFold, fold_id, make_members, make_task_folds, member_data, member_keys, ordered_ids, record_id
 from jeeg.host import device_memory_bytes, environment
 from jeeg.rundir import append_fold, read_folds, write_predictions
@@ -292,6 +293,9 @@ class CVRun:
         self.run_model(ds, members)
         ids = ordered_ids(cfg, folds)
         metrics = summarise(cfg, ds, [self.lines[i]["record"] for i in ids], len(folds), self.engine)
+        metrics["data"] = data_facts(ds)  # what jeeg evaluate checks new subjects' data against
+        if cfg.final:
+            metrics["final"] = train_final(self, ds, metrics)
         if self.primary:
             write_predictions(self.out, [row for i in ids for row in self.lines[i]["predictions"]])
             (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2))

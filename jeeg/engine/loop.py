@@ -57,8 +57,11 @@ class TrainConfig:
         Linear warm-up length for ``warmup_cosine``.
     patience : int
         Stop a member after this many epochs without improvement of ``monitor``.
-    monitor : {"val_loss", "val_accuracy"}
+    monitor : {"val_loss", "val_accuracy", "last"}
         Validation quantity that selects the epoch (ties → lower validation loss, then earlier).
+        ``"last"``: no selection and no early stopping — every epoch replaces the kept parameters,
+        so a member keeps its last epoch's (fixed-length training, e.g. the final model trained on
+        every trial, :mod:`jeeg.final`, where no trial is left to select an epoch on).
     eval_batch_size : int
         Trials per forward pass when scoring validation/test parts.
     """
@@ -76,8 +79,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "warmup_cosine", "constant"):
             raise ConfigError(f"schedule must be cosine, warmup_cosine or constant; got {self.schedule!r}")
-        if self.monitor not in ("val_loss", "val_accuracy"):
-            raise ConfigError(f"monitor must be val_loss or val_accuracy; got {self.monitor!r}")
+        if self.monitor not in ("val_loss", "val_accuracy", "last"):
+            raise ConfigError(f"monitor must be val_loss, val_accuracy or last; got {self.monitor!r}")
         for name in ("batch_size", "max_epochs", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1; got {getattr(self, name)}")
@@ -351,10 +354,13 @@ class CompiledLoop:
         logs = {"train_loss": tr_loss, "train_accuracy": tr_acc, "val_loss": va_loss, "val_accuracy": va_acc}
         hist = {name: h.at[e].set(logs[name].astype(h.dtype)) for name, h in loop["history"].items()}
         failed_now = fails.any()
-        score = va_loss if conf.monitor == "val_loss" else -va_acc
-        improved = (score < loop["best_score"]) | ((score == loop["best_score"]) & (va_loss < loop["best_loss"]))
+        if conf.monitor == "last":  # fixed length: every epoch is the kept one, nothing stops early
+            score, improved = va_loss, jnp.ones((), bool)
+        else:
+            score = va_loss if conf.monitor == "val_loss" else -va_acc
+            improved = (score < loop["best_score"]) | ((score == loop["best_score"]) & (va_loss < loop["best_loss"]))
         best_epoch = jnp.where(improved, e, loop["best_epoch"])
-        stop = (e - best_epoch >= conf.patience) | failed_now
+        stop = failed_now if conf.monitor == "last" else (e - best_epoch >= conf.patience) | failed_now
         loop = dict(
             loop, epoch=e + 1, active=~stop, history=hist, best_epoch=best_epoch,
             failed_step=jnp.where(failed_now, e * S + jnp.argmax(fails), loop["failed_step"]),

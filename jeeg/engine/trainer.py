@@ -115,6 +115,39 @@ class Trainer(CompiledLoop):
         desc = f"model at n_chans={n_chans}, n_times={self._data_shape[1]}, n_outputs={self.n_outputs}"
         return state_from_flat(lambda: self._make(jax.random.key(0)), flat, desc, where)
 
+    def predict(self, state: MemberState, X, idx: np.ndarray) -> np.ndarray:
+        """Logits of every member of ``state`` on the trials ``idx`` of ``X`` (inference mode:
+        no dropout, BatchNorm with its running statistics), e.g. the models of a finished run
+        applied to new subjects (:mod:`jeeg.evaluate`).
+
+        Parameters
+        ----------
+        state : MemberState
+            Member-stacked parameters and batch statistics, leaves (K, ...) (:meth:`model_state`);
+            the optimiser state is not used.
+        X : ndarray, float32, shape (n_trials, *input_shape)
+            The model's inputs (standardised / represented as in training).
+        idx : ndarray int, shape (n,)
+            Trials to score; ``n`` ≤ the ``n_eval_pad`` this Trainer was built with.
+
+        Returns
+        -------
+        ndarray, float32, shape (K, n, n_outputs)
+
+        Raises
+        ------
+        ConfigError
+            If ``idx`` holds more trials than the Trainer was built for.
+        """
+        K = jax.tree.leaves(state.params)[0].shape[0]
+        Kp = math.ceil(K / self.n_devices) * self.n_devices
+        stack = lambda a: self._stack_members(a, Kp)
+        placed = MemberState(jax.tree.map(stack, state.params), jax.tree.map(stack, state.batch_stats), None)
+        Xd, Yd = self.put_data(X, np.zeros(len(X), np.int32))
+        idx = np.asarray(idx)
+        logits = to_host(self._eval_padded(placed, Xd, Yd, [idx] * K)[0])
+        return logits[:K, : len(idx)]
+
     # ------------------------------------------------------------------ host-side driver
     def put_members(self, a: np.ndarray) -> jax.Array:
         """Host array with leading member axis → array sharded over the mesh's members axis."""
@@ -247,6 +280,7 @@ class Trainer(CompiledLoop):
         hparams: dict[str, np.ndarray] | None = None,
         init: MemberState | None = None,
         chunk_epochs: int | None = None,
+        n_epochs: int | None = None,
     ) -> FitResult:
         """Train K members with early stopping on validation; score each test part once.
 
@@ -281,6 +315,11 @@ class Trainer(CompiledLoop):
         chunk_epochs : int, optional
             Epochs per chunk. Default: the whole run without ``on_epoch``; with it, chunks of
             about :data:`PROGRESS_SECONDS` (measured after the first, which compiles).
+        n_epochs : int, optional
+            Train at most this many epochs (default ``config.max_epochs``); the learning-rate
+            schedule still spans ``config.max_epochs`` epochs, so the first ``n_epochs`` follow it
+            exactly as in a run of ``max_epochs`` (the final model of :mod:`jeeg.final` stops
+            where its cross-validation folds were selected).
 
         Returns
         -------
@@ -289,10 +328,13 @@ class Trainer(CompiledLoop):
         Raises
         ------
         ConfigError
-            If the batch size exceeds a member's training part, or a checkpoint to resume from
-            belongs to other members (different keys or shapes).
+            If the batch size exceeds a member's training part, ``n_epochs`` < 1, or a checkpoint
+            to resume from belongs to other members (different keys or shapes).
         """
         c, K = self.config, len(members)
+        if n_epochs is not None and n_epochs < 1:
+            raise ConfigError(f"n_epochs must be ≥ 1; got {n_epochs}")
+        limit = c.max_epochs if n_epochs is None else min(int(n_epochs), c.max_epochs)
         carry, data, loop = self.start(X, Y, members, keys, hparams, init)
         manager, packed = None, True
         if checkpointing is not None:
@@ -306,9 +348,9 @@ class Trainer(CompiledLoop):
         n_chunk = chunk_epochs or (1 if on_epoch is not None else c.max_epochs)
         compiled = self.program(carry, data, self.put_replicated(np.int32(0)))
         first = True
-        while int(loop["epoch"]) + 1 < c.max_epochs and loop["active"].any():
+        while int(loop["epoch"]) + 1 < limit and loop["active"].any():
             e0 = int(loop["epoch"]) + 1
-            end = min(e0 + n_chunk, c.max_epochs)
+            end = min(e0 + n_chunk, limit)
             if manager is not None:
                 end = min(end, (e0 // checkpointing.every + 1) * checkpointing.every)
             t0 = time.perf_counter()
@@ -322,7 +364,7 @@ class Trainer(CompiledLoop):
             if on_epoch is not None:
                 for epoch in range(e0, last + 1):
                     on_epoch(epoch, self._epoch_logs(loop, epoch, K))
-            finished = not loop["active"].any() or last == c.max_epochs - 1
+            finished = not loop["active"].any() or last == limit - 1
             if manager is not None and ((last + 1) % checkpointing.every == 0 or finished):
                 self._save(manager, last, {**carry, "loop": loop}, packed)
         hist, n_run, best = loop["history"], int(loop["epoch"]) + 1, carry["best"]
