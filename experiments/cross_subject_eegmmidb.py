@@ -63,6 +63,12 @@ SCHEMES = {
     "subject_group_kfold": {"scheme": "subject_group_kfold", "n_folds": 5},
     "loso": {"scheme": "loso"},
 }
+#: The default plan, sized for 2 CPU cores: every network under subject-group 5-fold, and EEGNet
+#: (the cheapest) under leave-one-subject-out too. ``--models``/``--schemes`` run their full product.
+DEFAULT_PLAN = {"subject_group_kfold": ["eegnet", "stff_da", "msc_t3am"], "loso": ["eegnet"]}
+#: The sensorimotor channels over the hand areas (3 rows x 7 around C3, Cz, C4).
+SENSORIMOTOR = ["FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
+                "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6"]
 
 
 def config():
@@ -75,13 +81,14 @@ def config():
         resample=80.0,
         tmin=0.0,
         tmax=4.0,
+        channels=SENSORIMOTOR,
         alignment="euclidean",
         scheme="subject_group_kfold",
         n_folds=5,
         val_fraction=0.2,
         model="eegnet",
         model_kwargs={"kernel_length": 40},
-        batch_size=64,
+        batch_size=32,
         max_epochs=40,
         lr=1e-3,
         weight_decay=1e-4,
@@ -106,8 +113,9 @@ def run_config(model: str, scheme: str, seeds=(0,), **overrides) -> dict:
     return cfg
 
 
-def run_all(out, models, schemes, seeds=(0,), overrides=None, log=print) -> dict:
-    """Run every (scheme, model) not yet finished, in ``out/<scheme>/<model>``.
+def run_all(out, plan: dict, seeds=(0,), overrides=None, log=print) -> dict:
+    """Run every (scheme, model) of ``plan`` (``{scheme: [model, ...]}``) not yet finished, in
+    ``out/<scheme>/<model>``.
 
     Returns ``{scheme: {model: metrics}}``. An interrupted run resumes from its checkpoints; a
     finished one is read back. Errors are raised (the configuration is checked for every run
@@ -120,7 +128,7 @@ def run_all(out, models, schemes, seeds=(0,), overrides=None, log=print) -> dict
     from jeeg.rundir import prepare_out_dir
 
     configs = {(s, m): make_config(run_config(m, s, seeds, **(overrides or {})), f"{s}/{m}")
-               for s in schemes for m in models}
+               for s, models in plan.items() for m in models}
     results: dict = {}
     for (scheme, model), cfg in configs.items():
         run = Path(out) / scheme / model
@@ -196,15 +204,23 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="folder of the runs (one per scheme and model)")
-    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {', '.join(MODELS)}")
-    p.add_argument("--schemes", default=",".join(SCHEMES), help=f"comma-separated subset of {', '.join(SCHEMES)}")
+    p.add_argument("--models", help=f"comma-separated subset of {', '.join(MODELS)} (with --schemes: their product; "
+                   "default: the DEFAULT_PLAN)")
+    p.add_argument("--schemes", help=f"comma-separated subset of {', '.join(SCHEMES)}")
     p.add_argument("--subjects", help="subjects, e.g. 1-17 (default) or 1-109 with --download")
     p.add_argument("--max-epochs", type=int, dest="max_epochs")
     p.add_argument("--seeds", default="0", help="seeds trained as members of one program, e.g. 0,1,2")
     p.add_argument("--data-dir", dest="data_dir")
     p.add_argument("--download", action="store_true", help="let MNE download missing recordings")
     args = p.parse_args(argv)
-    models, schemes = args.models.split(","), args.schemes.split(",")
+    if args.models is None and args.schemes is None:
+        plan = DEFAULT_PLAN
+    else:
+        models = args.models.split(",") if args.models else list(MODELS)
+        schemes = args.schemes.split(",") if args.schemes else list(SCHEMES)
+        plan = {s: models for s in schemes}
+    models = sorted({m for ms in plan.values() for m in ms})
+    schemes = list(plan)
     if bad := [m for m in models if m not in MODELS] + [s for s in schemes if s not in SCHEMES]:
         p.error(f"unknown model(s)/scheme(s) {bad}; models: {', '.join(MODELS)}; schemes: {', '.join(SCHEMES)}")
     overrides = {k: getattr(args, k) for k in ("subjects", "max_epochs", "data_dir") if getattr(args, k) is not None}
@@ -214,14 +230,18 @@ def main(argv=None) -> int:
     from jeeg.errors import JeegError
 
     try:
-        results = run_all(args.out, models, schemes, args.seeds.split(","), overrides,
+        results = run_all(args.out, plan, args.seeds.split(","), overrides,
                           log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
     except JeegError as e:
         print(f"jeeg: error: {e}", flush=True)
         return 2
     text, data = summarise(results)
     Path(args.out, "summary.md").write_text(text)
-    Path(args.out, "summary.json").write_text(json.dumps({"wall_s": time.time() - t0, **data}, indent=2))
+    from jeeg.host import environment, git_commit
+
+    Path(args.out, "summary.json").write_text(json.dumps(
+        {"wall_s_this_invocation": time.time() - t0, "commit": git_commit(), "environment": environment(),
+         "plan": plan, **data}, indent=2))
     print(text)
     print(f"wall time {time.time() - t0:.0f} s; runs and summary in {args.out}/")
     return 0

@@ -179,6 +179,8 @@ def _cv(args: argparse.Namespace) -> int:
     if "sweep" in metrics:
         console.print(report.sweep_table(metrics))
     console.print(report.results_table(metrics, "over_subjects"))
+    for line in report.statistics_lines(metrics):
+        console.print(line, highlight=False)
     console.print(f"wall time {time.time() - t0:.0f} s; results in {out}/")
     if getattr(args, "check_reproducible", False):
         import jax
@@ -274,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", add_help=False,
         help="run the benchmark suite (benchmarks/run_all.py): attention cores, train steps vs PyTorch, members, end to end",
-        description="Arguments go to benchmarks/run_all.py: [--quick] [--only ...] [--out DIR] [--no-peers] [--readme README.md]",
+        description="Arguments go to benchmarks/run_all.py: [--quick] [--only ...] [--out DIR] [--no-peers] [--readme [FILE]]",
     )
     bench.add_argument("args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)

@@ -40,7 +40,9 @@ class CVConfig:
     Preprocessing: ``l_freq``/``h_freq`` (Hz, MNE FIR band-pass; ``None`` disables a side),
     ``tmin``/``tmax`` (epoch window in s relative to the cue), ``resample`` (Hz or ``None``),
     ``channels`` (``None`` = all), ``standardize`` (per-trial channel-wise z-score for the neural
-    model; baselines always see µV).
+    model; baselines always see µV), ``alignment`` (``"none"``, ``"euclidean"`` or ``"riemann"``:
+    each subject's trials of a task whitened by that subject's mean covariance, computed from its
+    own unlabelled trials, before folds, baselines and models; :mod:`jeeg.alignment`).
     Splits: ``scheme``, ``n_folds``, ``val_fraction`` (see :mod:`jeeg.splits`).
     Model and training: ``model``, ``model_kwargs`` and :class:`jeeg.engine.TrainConfig` keys.
     ``baselines``: classical pipelines scored on the same folds (:data:`jeeg.baselines.BASELINES`:
@@ -55,7 +57,8 @@ class CVConfig:
     subjects with ``jeeg evaluate`` (:mod:`jeeg.evaluate`).
     ``grid``: ``jeeg sweep`` only — lists of ``lr``, ``weight_decay`` and/or ``seed`` whose
     product, times the folds, is trained as members.
-    Distillation (:mod:`jeeg.engine.distill`, architectures.md §1): ``distill`` — ``"none"`` (the model
+    Distillation (:mod:`jeeg.engine.distill`; MSC-T3AM's online and offline KD, Yan, Wang & Li 2025,
+    Neural Networks, doi:10.1016/j.neunet.2025.107806): ``distill`` — ``"none"`` (the model
     alone), ``"online"`` (teacher ``teacher`` with ``teacher_kwargs`` trained with the student in
     the same jitted step) or ``"offline"`` (the trained teacher of each fold restored from the
     orbax checkpoints of the finished ``jeeg cv`` run in ``teacher_run`` and frozen); the student
@@ -63,7 +66,7 @@ class CVConfig:
     ``kd_t_squared`` and ``kd_ce_weight`` (weight of the cross-entropy), or, with
     ``kd_loss="features"`` (offline only), :func:`jeeg.engine.distill.attention_transfer_loss` on the
     models' feature groups with ``at_normalise`` (``"sample"`` or the reference's ``"batch"``).
-    Cross-modal (architectures.md §4): ``model_channels`` / ``teacher_channels`` — the input
+    Cross-modal (Joshi et al., arXiv:2112.07252 and arXiv:2211.13125): ``model_channels`` / ``teacher_channels`` — the input
     channels of the model (the student) and of the teacher, each a channel name, ``"-NAME"`` (sign
     flipped) or a bipolar pair ``"C3-C4"`` (:func:`jeeg.representations.derivation_matrix`);
     empty = every channel. ``init_run``: a finished run of the same model and folds whose selected
@@ -93,6 +96,7 @@ class CVConfig:
     resample: float | None = _PRE.resample
     channels: tuple[str, ...] | None = None
     standardize: bool = True
+    alignment: str = "none"
     scheme: str = "within_subject_stratified"
     n_folds: int = 5
     val_fraction: float = 0.2
@@ -164,7 +168,7 @@ DISTILL_MODES = ("none", "offline", "online")
 PROTOCOLS = ("honest", "paper")
 # Keys a teacher run must share with an offline-distillation run: same trials, folds and member keys.
 TEACHER_RUN_KEYS = ("dataset", "task", "subjects", "runs", "l_freq", "h_freq", "tmin", "tmax", "resample",
-                    "channels", "standardize", "scheme", "n_folds", "val_fraction", "seed", "protocol",
+                    "channels", "standardize", "alignment", "scheme", "n_folds", "val_fraction", "seed", "protocol",
                     "representation", "representation_kwargs")
 
 
@@ -268,7 +272,11 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     for k, v in cfg.grid.items():
         if not isinstance(v, (list, tuple)) or not v:
             raise ConfigError(f"grid[{k!r}] must be a non-empty list of values; got {v!r}")
+    from jeeg.alignment import ALIGNMENTS
     from jeeg.representations import REPRESENTATIONS
+
+    if cfg.alignment not in ALIGNMENTS:
+        raise ConfigError(f"alignment must be one of {ALIGNMENTS}; got {cfg.alignment!r}")
 
     if cfg.representation not in REPRESENTATIONS:
         raise ConfigError(f"representation must be one of {REPRESENTATIONS}; got {cfg.representation!r}")

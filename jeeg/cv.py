@@ -26,8 +26,12 @@ from jeeg.summary import fold_record, summarise
 
 
 def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None) -> EpochsDataset:
-    """Load and preprocess the dataset a config asks for (see :func:`jeeg.data.load_dataset`)."""
-    return load_dataset(
+    """Load and preprocess the dataset a config asks for (see :func:`jeeg.data.load_dataset`),
+    then align each subject's trials if ``cfg.alignment`` asks (:func:`jeeg.alignment.align_dataset`:
+    each subject and task from its own trials, labels unread)."""
+    from jeeg.alignment import align_dataset
+
+    ds = load_dataset(
         cfg.dataset,
         list(cfg.subjects),
         list(cfg.task),
@@ -39,6 +43,11 @@ def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None
         preprocessing=cfg.preprocessing(),
         progress=progress,
     )
+    if cfg.alignment != "none":
+        if progress is not None:
+            progress(f"{cfg.alignment} alignment of {len(ds.subjects)} subjects")
+        ds = align_dataset(ds, cfg.alignment)
+    return ds
 
 
 def input_maps(cfg: CVConfig, ch_names) -> dict[str, np.ndarray | None]:
