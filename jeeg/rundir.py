@@ -5,8 +5,13 @@
   predictions, learning curves and attention, appended as soon as it is scored: a crash never
   loses finished folds, and ``jeeg cv --resume`` never recomputes them;
 * ``engine.json`` — how the members were grouped into compiled programs (kept for resuming);
-* ``checkpoints/`` — orbax checkpoints of each program of members;
-* ``metrics.json``, ``predictions.csv`` and the plots (:mod:`jeeg.summary`, :mod:`jeeg.report`).
+* ``checkpoints/`` — orbax checkpoints of each program of members (every ``checkpoint_every``
+  epochs, with the selected epoch's parameters), and ``checkpoints/final-<task>`` — the final
+  model of ``jeeg cv --final`` (:mod:`jeeg.final`);
+* ``metrics.json`` (per fold, per subject, aggregated, Wilcoxon tests; :mod:`jeeg.summary`),
+  ``predictions.csv`` and the plots (:mod:`jeeg.report`);
+* ``evaluate-S<subjects>/`` — the default output of ``jeeg evaluate RUN`` on new subjects
+  (:mod:`jeeg.evaluate`), with the same files.
 """
 
 from __future__ import annotations
