@@ -16,15 +16,16 @@ network against the best classical baseline. One model under one scheme is also 
     jeeg cv experiments/cross_subject_eegmmidb.py --set model=stff_da --scheme loso --out runs/xsub_stff_da_loso
 
 Options of the script: ``--models eegnet,stff_da,msc_t3am`` (default: all three),
-``--schemes subject_group_kfold,loso`` (default: both), ``--subjects 1-17``, ``--max-epochs N``,
+``--schemes subject_group_kfold,loso`` (``--models``/``--schemes`` run their product; the default
+plan runs every network under subject-group 5-fold and EEGNet and STFF-DA under LOSO), ``--subjects 1-17``, ``--max-epochs N``,
 ``--seeds 0,1,2`` (seeds as members of one program; the default is seed 0 alone),
-``--data-dir DIR`` and ``--download`` (on a machine with internet, ``--subjects 1-109 --download``
+``--set KEY=VALUE`` (any config key, every run), ``--data-dir DIR`` and ``--download`` (on a machine with internet, ``--subjects 1-109 --download``
 runs the same job on all 109 EEGMMIDB subjects).
 
 Data. EEGMMIDB (Schalk et al. 2004, IEEE TBME 51(6):1034-1043, doi:10.1109/TBME.2004.827072;
 Goldberger et al. 2000, PhysioNet, doi:10.1161/01.CIR.101.23.e215): every subject given (the 17 of
 this checkout by default), left vs right fist **imagined** (runs 4, 8, 12) and **executed**
-(runs 3, 7, 11), two tasks of 45 trials per subject. 64 channels, FIR band-pass 4-30 Hz (mu and
+(runs 3, 7, 11), two tasks of 45 trials per subject. The 21 sensorimotor channels of the 64, FIR band-pass 4-30 Hz (mu and
 beta), resampled from 160 to 80 Hz, 0-4 s after the cue (320 samples).
 
 Alignment. Euclidean alignment (He & Wu 2020, IEEE TBME 67(2):399-410,
@@ -38,20 +39,40 @@ Splits. ``subject_group_kfold``: 5 folds of whole subjects (3-4 test subjects ea
 out for validation; the validation loss alone selects the epoch and stops training (patience 10).
 Test subjects are scored once. A subject's score is its balanced accuracy on its own trials.
 
+Data are restricted to the 21 sensorimotor channels (FC5-FC6, C5-C6, CP5-CP6), which cuts the
+networks' cost threefold on a CPU.
+
 Models (sizes in samples set for 80 Hz): EEGNet-8,2 (Lawhern et al. 2018, J Neural Eng
 15(5):056013, doi:10.1088/1741-2552/aace8c; temporal kernel 40 = 0.5 s as the paper's 64 at
 128 Hz); STFF-DA (CNN → LSTM → additive attention; its kernels scale with sfreq); MSC-T3AM (Yan,
 Wang & Li 2025, Neural Networks, doi:10.1016/j.neunet.2025.107806; pooling 3 → 106 tokens, 26.7
 tokens/s as at 160 Hz with pooling 6). Adam with decoupled weight decay 1e-4 (AdamW), lr 1e-3,
-batch 64, cosine schedule, at most 40 epochs. Baselines: CSP+LDA (6 components, Ledoit-Wolf) and
+batch 32, cosine schedule, at most 40 epochs. Baselines: CSP+LDA (6 components, Ledoit-Wolf) and
 log-variance + logistic regression, fitted on every training-side subject (train + validation).
 
-GPU sweep (all models, five seeds as members of one program per model, enough epochs to
-converge)::
+Time: 40.1 min on 2 CPU cores (2026-11-29, AMD EPYC, jax 0.10.2, commit b4fc386; the five runs
+took 2.6, 3.7, 6.7, 14.2 and 12.9 min, sharing the cores with other test jobs).
 
-    python experiments/cross_subject_eegmmidb.py --out runs/cross_subject_gpu --seeds 0,1,2,3,4 --max-epochs 150
+Result (the script's summary.md; mean ± std balanced accuracy % over the 17 subjects, and the
+paired Wilcoxon test of the network against the best baseline, CSP+LDA in every case)::
 
-Time and result: see docs/cross_subject_eegmmidb.md (written from this run's summary.md).
+    task, scheme               EEGNet         STFF-DA              MSC-T3AM        CSP+LDA
+    imagined, group 5-fold     51.2 ± 4.2     59.7 ± 8.8 (p 0.89)  50.4 ± 4.7     60.5 ± 13.8
+    executed, group 5-fold     50.2 ± 6.1     63.5 ± 10.2 (p 0.23) 51.4 ± 8.0     60.1 ± 9.7
+    imagined, LOSO             51.7 ± 8.7     60.3 ± 10.5 (p 0.96) not run        60.8 ± 11.8
+    executed, LOSO             53.1 ± 5.0     62.9 ± 7.4 (p 0.24)  not run        60.3 ± 10.4
+
+No network beats CSP+LDA: STFF-DA is on par with it; EEGNet and MSC-T3AM stay at chance. Their
+validation loss stays near ln 2 for the first epochs, and early stopping (validation loss,
+patience 10) ends many folds there (MSC-T3AM's median selected epoch is 2; 8 of EEGNet's 17
+imagined LOSO folds keep epoch 1). Per-subject scores, every test and the discussion:
+docs/cross_subject_eegmmidb.md.
+
+GPU sweep (all models under both schemes, five seeds as members of one program per model, enough
+epochs and patience to outlast the plateau; not run yet, no GPU was lent)::
+
+    python experiments/cross_subject_eegmmidb.py --out runs/cross_subject_gpu --models eegnet,stff_da,msc_t3am \
+        --schemes subject_group_kfold,loso --seeds 0,1,2,3,4 --max-epochs 150 --set patience=40
 """
 
 MODELS = {
@@ -63,9 +84,10 @@ SCHEMES = {
     "subject_group_kfold": {"scheme": "subject_group_kfold", "n_folds": 5},
     "loso": {"scheme": "loso"},
 }
-#: The default plan, sized for 2 CPU cores: every network under subject-group 5-fold, and EEGNet
-#: (the cheapest) under leave-one-subject-out too. ``--models``/``--schemes`` run their full product.
-DEFAULT_PLAN = {"subject_group_kfold": ["eegnet", "stff_da", "msc_t3am"], "loso": ["eegnet"]}
+#: The default plan, sized for 2 CPU cores: every network under subject-group 5-fold, and the two
+#: cheaper ones (EEGNet, STFF-DA) under leave-one-subject-out too. ``--models``/``--schemes`` run
+#: their full product.
+DEFAULT_PLAN = {"subject_group_kfold": ["eegnet", "stff_da", "msc_t3am"], "loso": ["eegnet", "stff_da"]}
 #: The sensorimotor channels over the hand areas (3 rows x 7 around C3, Cz, C4).
 SENSORIMOTOR = ["FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
                 "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6"]
@@ -146,6 +168,8 @@ def summarise(results: dict) -> tuple[str, dict]:
     """Markdown tables and their numbers: per scheme and task, every network and baseline's
     mean ± std over subjects, its per-subject balanced accuracy, and the paired Wilcoxon test of
     every network against the best baseline (:func:`jeeg.summary.paired_tests`)."""
+    import numpy as np
+
     from jeeg.report import display_name
     from jeeg.summary import paired_tests
 
@@ -193,7 +217,36 @@ def summarise(results: dict) -> tuple[str, dict]:
             lines.append("")
     lines.append("vs best baseline: mean difference in balanced accuracy, points (subjects higher/lower/tied); "
                  "p: paired Wilcoxon signed-rank test over subjects, two-sided.")
+    lines += ["", "### Training of the networks", "",
+              "| Scheme | Model | Folds | Median selected epoch (1-based) | Median last epoch | "
+              "Folds predicting one class for every test trial |", "|---|---|---|---|---|---|"]
+    for scheme, by_model in results.items():
+        for model, m in by_model.items():
+            recs = [r for r in m["folds"] if r["model"] == model]
+            one_class = sum(int(np.sum(np.sum(r["confusion_matrix"], 0) > 0) == 1) for r in recs)
+            row = {"folds": len(recs), "median_best_epoch": float(np.median([r["best_epoch"] + 1 for r in recs])),
+                   "median_stopped_epoch": float(np.median([r["stopped_epoch"] + 1 for r in recs])),
+                   "one_class_folds": one_class}
+            data.setdefault("training", {}).setdefault(scheme, {})[model] = row
+            lines.append(f"| {scheme} | {display_name(model)} | {row['folds']} | {row['median_best_epoch']:g} | "
+                         f"{row['median_stopped_epoch']:g} | {one_class} |")
     return "\n".join(lines), data
+
+
+def run_times(out, plan: dict) -> dict:
+    """``{scheme/model: minutes}`` from each run's start (its config.json) to its metrics.json."""
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    times = {}
+    for scheme, models in plan.items():
+        for model in models:
+            run = Path(out) / scheme / model
+            if (run / "metrics.json").exists():
+                start = dt.datetime.fromisoformat(json.loads((run / "config.json").read_text())["environment"]["date"])
+                times[f"{scheme}/{model}"] = round(((run / "metrics.json").stat().st_mtime - start.timestamp()) / 60, 1)
+    return times
 
 
 def main(argv=None) -> int:
@@ -212,6 +265,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0", help="seeds trained as members of one program, e.g. 0,1,2")
     p.add_argument("--data-dir", dest="data_dir")
     p.add_argument("--download", action="store_true", help="let MNE download missing recordings")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key of every run (repeatable), e.g. patience=30")
     args = p.parse_args(argv)
     if args.models is None and args.schemes is None:
         plan = DEFAULT_PLAN
@@ -227,21 +282,26 @@ def main(argv=None) -> int:
     if args.download:
         overrides["download"] = True
     t0 = time.time()
+    from jeeg.config import parse_overrides
     from jeeg.errors import JeegError
 
     try:
+        overrides.update(parse_overrides(args.set))
         results = run_all(args.out, plan, args.seeds.split(","), overrides,
                           log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
     except JeegError as e:
         print(f"jeeg: error: {e}", flush=True)
         return 2
     text, data = summarise(results)
+    times = run_times(args.out, plan)
+    text += (f"\n\nRun times (start to metrics.json), minutes: " + ", ".join(f"{k} {v:g}" for k, v in times.items())
+             + f"; {sum(times.values()):.1f} in all.\n")
     Path(args.out, "summary.md").write_text(text)
     from jeeg.host import environment, git_commit
 
     Path(args.out, "summary.json").write_text(json.dumps(
         {"wall_s_this_invocation": time.time() - t0, "commit": git_commit(), "environment": environment(),
-         "plan": plan, **data}, indent=2))
+         "plan": plan, "run_minutes": times, **data}, indent=2))
     print(text)
     print(f"wall time {time.time() - t0:.0f} s; runs and summary in {args.out}/")
     return 0
