@@ -1,11 +1,14 @@
 """Cross-modal distillation on EEGMMIDB: a 64-channel EEG U-Time teacher into a single-lead student.
 
-The machinery of the sleep-staging distillation (architectures.md §4: Joshi et al., arXiv
-2112.07252 / 2211.13125, EEG teacher → single-lead ECG student) on the real recordings available
-here: the teacher sees all 64 EEG channels, the student one bipolar lead, C3 − C4 (the classic
-motor-imagery derivation; a stand-in for the single ECG lead). Both are the 1-D U-Time of §4
-(``model=utime``, one segment = the whole 4-s trial). Each stage is one ``jeeg cv`` run; later
-stages read the orbax checkpoints of earlier ones (``teacher_run``, ``init_run``)::
+The machinery of the sleep-staging distillation of Joshi et al. (arXiv 2112.07252, 2021; IEEE
+MeMeA 2022, arXiv 2211.13125; code github.com/acrophase/Sleep_Staging_KD @ e40bcef: an EEG
+teacher distilled into a single-lead ECG student) on the real recordings available here: the
+teacher sees all 64 EEG channels, the student one bipolar lead, C3 − C4 (the classic
+motor-imagery derivation; a stand-in for the single ECG lead). Both are Joshi et al.'s modified
+1-D U-Time (Perslev et al., NeurIPS 2019, arXiv 1910.11162, with ReLU before BatchNorm; code
+``4_class/models/``): ``model=utime``, one segment = the whole 4-s trial. Each stage is one
+``jeeg cv`` run; later stages read the orbax checkpoints of earlier ones (``teacher_run``,
+``init_run``)::
 
     jeeg cv experiments/cross_modal_kd_eegmmidb.py --sequential --set model_channels= --out runs/xkd/teacher
     jeeg cv experiments/cross_modal_kd_eegmmidb.py --sequential --out runs/xkd/student
@@ -23,24 +26,26 @@ or every stage in order, resuming what is unfinished, with the summary table (we
 
     python experiments/cross_modal_kd_eegmmidb.py --out runs/xkd [--subjects 1-5] [--task ...] [--max-epochs N]
 
-Stages (§4's names): ``teacher`` (EEG_base: 64 channels), ``student`` (ECG_base: C3-C4 alone),
-``kd`` (KD_temp, SD+CL: α·T²·KL + (1−α)·CE, α = 0.5, T = 1, KLDivLoss 'mean'), ``feat``
-(attention transfer on the five U-Time feature groups, teacher frozen, per-sample normalisation;
-its checkpoint is the epoch of least validation feature loss), ``feat_ce`` (Feat_WCE, AT+CL:
-from ``feat``, then CE), ``feat_kd`` (Feat_Temp, AT+SD+CL, the proposed method: from ``feat``,
-then the KD loss).
+Stages (Joshi et al.'s names; code ``4_class/models/*.py``): ``teacher`` (EEG_base: 64
+channels), ``student`` (ECG_base: C3-C4 alone), ``kd`` (KD_temp, SD+CL: α·T²·KL + (1−α)·CE,
+α = 0.5, T = 1, KLDivLoss 'mean'), ``feat`` (attention transfer, Zagoruyko & Komodakis, ICLR
+2017, arXiv 1612.03928, eq. 2, on the five U-Time feature groups, teacher frozen, per-sample
+normalisation; its checkpoint is the epoch of least validation feature loss), ``feat_ce``
+(Feat_WCE, AT+CL: from ``feat``, then CE), ``feat_kd`` (Feat_Temp, AT+SD+CL, the proposed
+method: from ``feat``, then the KD loss).
 
-Split: subject-wise, as §4 (which splits MASS subjects 80/10/10): ``subject_group_kfold``, 5
-folds over the 17 subjects, each test fold 3-4 unseen subjects, 20 % of the training subjects
-held out for validation; every subject is tested once. Imagined left vs right fist, 45 trials
-per subject (765 in all).
+Split: subject-wise, as Joshi et al. (who split the MASS subjects 80/10/10; code
+``Dataset_split/``): ``subject_group_kfold``, 5 folds over the 17 subjects, each test fold 3-4
+unseen subjects, 20 % of the training subjects held out for validation; every subject is tested
+once. Imagined left vs right fist, 45 trials per subject (765 in all).
 
-Departures from §4 (documented): EEGMMIDB motor imagery instead of MASS sleep (no PSG signals
-here); 5 subject folds instead of one 80/10/10 split; batch 64 instead of 256 (about 480 training
-trials per fold); 30 epochs with patience 10 on the validation loss instead of 150 epochs
-checkpointed on validation weighted F1; 8-30 Hz band-pass and per-trial z-score instead of
-per-epoch min-max scaling (the sleep recipe of :mod:`jeeg.data.sleep` applies to the sleep
-datasets). Adam lr 1e-3 as the reference (AdamW, weight decay 0, constant rate).
+Departures from Joshi et al.'s setup (code ``4_class/train.py``): EEGMMIDB motor imagery instead
+of MASS sleep (no PSG signals here); 5 subject folds instead of one 80/10/10 split; batch 64
+instead of 256 (about 480 training trials per fold); 30 epochs with patience 10 on the
+validation loss instead of 150 epochs checkpointed on validation weighted F1; 8-30 Hz band-pass
+and per-trial z-score instead of per-epoch min-max scaling (the sleep recipe of
+:mod:`jeeg.data.sleep` applies to the sleep datasets). Adam lr 1e-3 as the reference (AdamW,
+weight decay 0, constant rate).
 
 Result: 2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2, ``python
 experiments/cross_modal_kd_eegmmidb.py --out runs/xkd`` (all 6 stages, 17 subjects, 56 min wall
@@ -61,7 +66,7 @@ learn cross-subject imagined left/right on 17 subjects (its epoch is selected at
 folds), so there is nothing to distil, and the differences in weighted F1 (37-48 %) only reflect
 how unevenly each network splits its predictions between the two classes, not skill. CSP+LDA
 reaches 55 %. The machinery runs end to end on real data; a KD effect needs a teacher that
-learns (the sleep-staging setting of §4, e.g. ``dataset=slpdb`` with its signals downloaded).
+learns (Joshi et al.'s sleep-staging setting, e.g. ``dataset=slpdb`` with its signals downloaded).
 """
 
 from __future__ import annotations

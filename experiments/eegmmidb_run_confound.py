@@ -17,6 +17,7 @@ For scale, the same classifiers on the cue epochs (0-4 s) of ``multi_action``: 8
 Commands (no network). The three analyses with the two classical pipelines (minutes on a CPU)::
 
     python experiments/eegmmidb_run_confound.py [--subjects 1,3,7] [--out runs/run_confound]
+        [--baselines csp_lda,logvar_lr]
 
 writes ``run_confound.json`` and ``run_confound.md`` (per subject and mean accuracy). The rest
 control with a network as well: ``config()`` below is EEGNet as the MSC-T3AM experiment's teacher
@@ -63,7 +64,8 @@ confound (both classes of a task are cued within the same runs).
 
 from __future__ import annotations
 
-#: The multi_action subjects (../shared/data/README.md: whose present runs cover all 8 classes).
+#: The multi_action subjects: those whose runs present in the data folder cover all 8 classes
+#: (S001 all 12 runs, S003 runs 3-12, S007 runs 3-9, 11, 12).
 SUBJECTS = (1, 3, 7)
 #: multi_action class → the kind of run it is cued in.
 RUN_KIND = {
@@ -123,10 +125,20 @@ def repetition(run):
     return (np.asarray(run) - 3) // 4
 
 
-def run(subjects=SUBJECTS, data_dir=None, log=print) -> dict:
-    """Accuracies {analysis: {baseline: {subject: acc}}} and the trial counts per subject."""
+def run(subjects=SUBJECTS, data_dir=None, log=print, baselines=BASELINES) -> dict:
+    """Accuracies {analysis: {baseline: {subject: acc}}} and the trial counts per subject.
+
+    Raises
+    ------
+    ConfigError
+        A name in ``baselines`` other than those of :data:`BASELINES` (checked before any file is read).
+    """
     import numpy as np
 
+    from jeeg.errors import ConfigError
+
+    if unknown := [b for b in baselines if b not in BASELINES]:
+        raise ConfigError(f"run-confound baselines {unknown}: choose from {', '.join(BASELINES)}")
     out: dict = {"accuracy": {}, "n_trials": {}, "chance": {}}
     for s in subjects:
         rest = load(s, "run_type_rest", 1.0, 4.0, data_dir)
@@ -145,7 +157,7 @@ def run(subjects=SUBJECTS, data_dir=None, log=print) -> dict:
         for what, (X, y, n_classes, groups) in analyses.items():
             out["n_trials"].setdefault(what, {})[s] = int(len(y))
             out["chance"][what] = 1.0 / n_classes
-            for b in BASELINES:
+            for b in baselines:
                 acc = cv_accuracy(X, y, b, groups=groups)
                 out["accuracy"].setdefault(what, {}).setdefault(b, {})[s] = acc
                 log(f"S{s:03d} {what:37s} {b:9s} {100 * acc:5.1f} % ({len(y)} trials, chance {100 / n_classes:.1f} %)")
@@ -178,8 +190,12 @@ if __name__ == "__main__":
     p.add_argument("--subjects", default=",".join(map(str, SUBJECTS)))
     p.add_argument("--out", default="runs/run_confound")
     p.add_argument("--data-dir", dest="data_dir")
+    p.add_argument("--baselines", default=",".join(BASELINES),
+                   help="comma-separated pipelines (multi-class CSP+LDA takes about a minute per analysis on 2 cores)")
     args = p.parse_args()
-    res = run([int(s) for s in args.subjects.split(",")], args.data_dir)
+    if unknown := [b for b in args.baselines.split(",") if b not in BASELINES]:
+        p.error(f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}")
+    res = run([int(s) for s in args.subjects.split(",")], args.data_dir, baselines=args.baselines.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "run_confound.json").write_text(json.dumps(res, indent=2))

@@ -1,17 +1,19 @@
 """MSC-T3AM with and without knowledge distillation from EEGNet, and its ablations, on EEGMMIDB.
 
 One mode is one ``jeeg cv`` run; ``config()`` below is MSC-T3AM alone, honest protocol, and
-every mode is this file plus a few keys, e.g.::
+every mode is this file plus a few keys (:data:`MODES`, :data:`PROTOCOLS`). The EEGNet teacher
+(every fold's model checkpointed in its run directory: ``config()`` keeps one checkpoint per fold),
+then MSC-T3AM with offline KD from it (each fold's teacher restored and frozen), then with online
+KD::
 
-    jeeg cv experiments/msc_t3am_eegmmidb.py --sequential --out runs/msc/honest/msc_t3am
-    jeeg cv experiments/msc_t3am_eegmmidb.py --sequential --set model=eegnet \
-        --set model_kwargs='{"kernel_length": 41}' --out runs/msc/honest/eegnet
-    jeeg cv experiments/msc_t3am_eegmmidb.py --sequential --set distill=offline \
-        --set teacher_run=runs/msc/honest/eegnet --out runs/msc/honest/offline
-    jeeg cv experiments/msc_t3am_eegmmidb.py --sequential --set distill=online --out runs/msc/honest/online
-    jeeg cv experiments/msc_t3am_eegmmidb.py --sequential --set model_kwargs.msc=false --out runs/msc/honest/no_msc
-    jeeg cv experiments/msc_t3am_eegmmidb.py --sequential --set protocol=paper \
-        --set scheme=within_subject_contiguous --out runs/msc/paper/msc_t3am
+    jeeg cv experiments/msc_t3am_eegmmidb.py --set model=eegnet --set model_kwargs='{"kernel_length": 41}' --out runs/eegnet
+    jeeg cv experiments/msc_t3am_eegmmidb.py --set distill=offline --set teacher_run=runs/eegnet --out runs/offline
+    jeeg cv experiments/msc_t3am_eegmmidb.py --set distill=online --out runs/online
+
+MSC-T3AM without KD is the file alone; an ablation adds ``--set model_kwargs.msc=false`` (or
+``spatial_attention``, ``filter_attention``, ``temporal_attention``), the paper's protocol
+``--set protocol=paper --set scheme=within_subject_contiguous``; ``--sequential`` trains one fold
+after another, as the script below does.
 
 Every mode, both protocols, and the summary tables (``summary.md``, ``summary.json``) come from
 running this file (a finished mode is not run again; an interrupted one resumes)::
@@ -34,7 +36,10 @@ share the same runs). Hence ``multi_action_runs``: the same task, honest protoco
 EEGMMIDB's three repetitions 3-6, 7-10, 11-14) on S001 and S003. S007 is left out of it: its
 imagined fists/feet are cued in run 6 only, so one block would test classes absent from training.
 
-Modes (architectures.md §1): ``eegnet`` (the teacher alone; also the offline teacher run),
+Modes (Yan, Wang & Li, Neural Networks 2025, doi 10.1016/j.neunet.2025.107806, and its code
+github.com/BICN001/MSC-T3AM @ 71cc802, ``net_train.py``, ``Model/MSC_T3AM.py``): ``eegnet``
+(EEGNet-4,2, Lawhern et al., J. Neural Eng. 2018, doi 10.1088/1741-2552/aace8c: the teacher
+alone; also the offline teacher run),
 ``msc_t3am`` (no KD), ``offline`` (each fold's trained EEGNet restored from the ``eegnet``
 run's orbax checkpoint and frozen inside the student's jitted step), ``online`` (teacher and
 student trained together in one jitted step), and the ablations ``no_spatial``, ``no_filter``,
@@ -142,18 +147,17 @@ def config():
         patience=10,
         monitor="val_loss",
         baselines=[],
-        # No checkpoints but the teacher's (MODES): a fold trains in seconds, so a killed run loses
-        # little by resuming at its first unfinished fold (and before jeeg packed its checkpoints,
-        # each orbax save cost more than a fold's training on a CPU).
-        checkpoint_every=0,
+        # One orbax save per fold, when its training ends (every max_epochs epochs, and always at
+        # the end): any run of this file, the EEGNet teacher of the offline-KD commands above
+        # included, can be a later run's teacher_run or init_run.
+        checkpoint_every=30,
         seed=0,
     )
 
 
 #: Mode → config keys changed from ``config()``; ``teacher_run`` is filled in by :func:`run_modes`.
 MODES = {
-    "eegnet": {"model": "eegnet", "model_kwargs": dict(TEACHER_KWARGS), "baselines": ["csp_lda"],
-               "checkpoint_every": 30},  # one save per fold, at its end: the offline teacher
+    "eegnet": {"model": "eegnet", "model_kwargs": dict(TEACHER_KWARGS), "baselines": ["csp_lda"]},
     "msc_t3am": {},
     "offline": {"distill": "offline"},
     "online": {"distill": "online"},
@@ -174,7 +178,7 @@ MODE_LABELS = {
     "no_msc": "MSC-T3AM without MSC (plain attention)",
 }
 #: Task set → config keys. multi_action (8 classes: executed and imagined left fist, right fist,
-#: both fists, both feet) on the subjects whose present runs cover all 8 (../shared/data/README.md):
+#: both fists, both feet) on the subjects whose runs present in the data folder cover all 8:
 #: S001 (all 12 runs), S003 (no runs 13, 14), S007 (no runs 10, 13, 14).
 TASK_SETS = {
     "left_right": {},

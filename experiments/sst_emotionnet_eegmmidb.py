@@ -9,9 +9,11 @@ subjects, imagined and executed left vs right fist, within-subject stratified 5-
 validation), so SST-EmotionNet's folds are STFF-DA's. Inputs (``representation=sst_grid``,
 :func:`jeeg.representations.sst_grid_inputs`): per trial, the differential entropy of δ θ α β γ
 (1-50 Hz, hence the 1-50 Hz band-pass here instead of the main job's 4-40 Hz) over the 4-s
-window, z-scored over channels, and 25 temporal frames of the z-scored trial; each channel at its
-cell of a 9 x 9 layout made for EEGMMIDB's montage (``jeeg.grids.montage_grid``), interpolated
-to 32 x 32 (cubic). Model: the official (Keras) variant of architectures.md §2.
+window, z-scored over channels, and 25 temporal frames of the z-scored trial; each channel at
+its cell of a 9 x 9 layout made for EEGMMIDB's montage (``jeeg.grids.montage_grid``),
+interpolated to 32 x 32 (cubic). Model: the official Keras variant of SST-EmotionNet (Jia et
+al., ACM MM 2020, doi 10.1145/3394171.3413724, Sec. 3; code github.com/ziyujia/SST-EmotionNet @
+187e03f, ``model/model.py`` with ``config/SEED.ini``).
 
 Departures from the reference's training (Adam lr 1e-4, batch 64, 50 epochs on SEED's thousands
 of 1-s samples): a subject here has 29 training trials, so batch 64 would be one update per

@@ -11,11 +11,13 @@ subject stratified 5-fold cross-validation, 20 % of each training side held out 
 FIR band-pass, window 0-4 s after the cue (640 samples), per-trial channel-wise z-score for
 STFF-DA; CSP+LDA and LogVar+LR see µV and are fitted on the whole training side.
 
-Departures from the STFF-DA defaults of architectures.md §3 (batch 64, 200 epochs, patience 30),
-because a subject has only 45 trials per task (29 in a training part): with batch 64 every epoch
-is ONE update and the network stayed at chance (training loss 0.69 after 50 updates, measured on
-S001). Batch 16 gives 2 updates per epoch; 100 epochs with patience 20 keep the 170 folds within
-about an hour on 2 CPU cores.
+Departures from jeeg's STFF-DA defaults (batch 64, 200 epochs, patience 30; the STFF-DA paper
+has no public code, so they are jeeg's own choice after EEGNet, Lawhern et al., J. Neural Eng.
+2018, doi 10.1088/1741-2552/aace8c, and ACRNN, Tao et al., IEEE Trans. Affective Comput. 2020,
+doi 10.1109/TAFFC.2020.3025777), because a subject has only 45 trials per task (29 in a training
+part): with batch 64 every epoch is ONE update and the network stayed at chance (training loss
+0.69 after 50 updates, measured on S001). Batch 16 gives 2 updates per epoch; 100 epochs with
+patience 20 keep the 170 folds within about an hour on 2 CPU cores.
 
 Result: 2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2;
 measured at commit cf462ec, where `jeeg cv` trained one fold after another as `--sequential`
