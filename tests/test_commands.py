@@ -17,13 +17,16 @@ Select with ``pytest -k commands``. Real EEGMMIDB data as the rest of the suite 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
+import io
 import os
 import re
 import runpy
 import shlex
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -378,16 +381,16 @@ def _generated_seed(where: Path, dataset: str) -> Path:
 
 
 def run_argv(argv: list[str], cwd: Path) -> int:
-    """Run ``argv`` in-process in ``cwd``; its exit status."""
+    """Run ``argv`` in-process in ``cwd``; its exit status (argparse's and the scripts' ``SystemExit`` included)."""
     argv = [str(_generated_seed(cwd, a[len(GENERATED_SEED):])) if a.startswith(GENERATED_SEED) else a for a in argv]
-    if argv[0] == "jeeg":
-        from jeeg.cli import main
-
-        return int(main(argv[1:]) or 0)
-    script = cwd / argv[1]
     old_argv, old_path = sys.argv, list(sys.path)
-    sys.argv, sys.path[:0] = [str(script), *argv[2:]], [str(script.parent)]
     try:
+        if argv[0] == "jeeg":
+            from jeeg.cli import main
+
+            return int(main(argv[1:]) or 0)
+        script = cwd / argv[1]
+        sys.argv, sys.path[:0] = [str(script), *argv[2:]], [str(script.parent)]
         runpy.run_path(str(script), run_name="__main__")
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -491,6 +494,7 @@ def test_commands_of(doc, eegmmidb_root, tmp_path_factory, monkeypatch, capsys):
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("MNE_DATA", str(eegmmidb_root))
     monkeypatch.setenv("JEEG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "commands-epochs-cache"))
+    failures: list[str] = []
     for cmd in _group(doc):
         reason = skip_reason(cmd)
         if reason is not None:
@@ -508,15 +512,24 @@ def test_commands_of(doc, eegmmidb_root, tmp_path_factory, monkeypatch, capsys):
         t0 = time.perf_counter()
         with capsys.disabled():
             print(f"\n[commands] {cmd.source}: {shlex.join(argv)}", flush=True)
-        status = run_argv(argv, cwd)
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                status = run_argv(argv, cwd)
+        except Exception as e:  # noqa: BLE001 - a crash instead of a clear error is a failure too
+            status, _ = f"{type(e).__name__}: {e}", err.write(traceback.format_exc())
         seconds = time.perf_counter() - t0
         LEDGER.log.append((cmd.source, "ran" if status == 0 else f"FAILED ({status})", shlex.join(argv), seconds))
         with capsys.disabled():
             print(f"[commands] {cmd.source}: exit {status}, {seconds:.0f} s", flush=True)
-        assert status == 0, f"{cmd.source}: `{cmd.text}` run as `{shlex.join(argv)}` exited with {status}"
+        if status != 0:  # the later commands still run: each failure is reported with its own error
+            tail = "\n      ".join(err.getvalue().strip().splitlines()[-3:])
+            failures.append(f"{cmd.source}: `{cmd.text}`\n    run as `{shlex.join(argv)}`: exit {status}\n      {tail}")
+            continue
         LEDGER.done[key] = (cmd.source, str((cwd / out).resolve()) if out else None)
     if os.environ.get("JEEG_COMMANDS_LOG"):
         with open(os.environ["JEEG_COMMANDS_LOG"], "a") as f:
             for row in LEDGER.log:
                 if row[0].startswith(doc + ":"):
                     f.write("\t".join(map(str, row)) + "\n")
+    assert not failures, f"{len(failures)} command(s) of {doc} failed:\n" + "\n".join(failures)
