@@ -105,7 +105,7 @@ def test_tasks_and_classes():
     assert TASKS["multi_action"].classes == tuple(MULTI_S001)
     assert TASKS["multi_action"].events[6] == {"T1": "both_fists_imagined", "T2": "both_feet_imagined"}
     assert DATASETS["eegmmidb"] is load_eegmmidb and callable(standardize_trials)
-    assert set(DATASETS) == {"eegmmidb", "slpdb", "sleep_edf"}
+    assert set(DATASETS) == {"eegmmidb", "slpdb", "sleep_edf", "seed", "seed_iv"}
 
 
 def test_preprocessing_validation_and_dict():
