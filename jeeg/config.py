@@ -358,12 +358,21 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], str]:
 
 
 def resolve(path: str | None, overrides: dict[str, Any]) -> CVConfig:
-    """Config file (if any) → ``--set``/flag overrides on top → validated :class:`CVConfig`."""
+    """Config file (if any) → ``--set``/flag overrides on top → validated :class:`CVConfig`.
+
+    An override of ``model`` (or ``teacher``) to another model than the file's drops the file's
+    ``model_kwargs`` (``teacher_kwargs``): they were the file's model's hyper-parameters (overridden
+    ones start from the new model's defaults)."""
     values: dict[str, Any] = {}
     where = "flags"
     if path is not None:
         values, _ = load_config_file(path)
         where = str(path)
+    values = dict(values)
+    for who, kw in (("model", "model_kwargs"), ("teacher", "teacher_kwargs")):
+        # The file's hyper-parameters belong to the file's model: another model starts from its own defaults.
+        if who in overrides and values.get(who, overrides[who]) != overrides[who]:
+            values.pop(kw, None)
     merged = dict(values)
     for k, v in overrides.items():
         if k in _KWARGS_KEYS and isinstance(v, dict):

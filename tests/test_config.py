@@ -68,3 +68,14 @@ def test_engine_and_preprocessing_values_checked_before_any_data_is_read():
         make_config({"tmin": 2.0, "tmax": 1.0})
     cfg = make_config({"lr": 0.01, "h_freq": 30})
     assert cfg.train_config().lr == 0.01 and cfg.preprocessing().h_freq == 30.0
+
+
+def test_switching_model_drops_the_files_model_kwargs(tmp_path):
+    from jeeg.config import resolve
+
+    f = tmp_path / "exp.py"
+    f.write_text('"""x"""\ndef config():\n    return {"model": "eegnet", "model_kwargs": {"kernel_length": 40}}\n')
+    assert resolve(str(f), {}).model_kwargs == {"kernel_length": 40}
+    assert resolve(str(f), {"model": "eegnet"}).model_kwargs == {"kernel_length": 40}
+    assert resolve(str(f), {"model": "stff_da"}).model_kwargs == {}
+    assert resolve(str(f), {"model": "stff_da", "model_kwargs": {"F1": 8}}).model_kwargs == {"F1": 8}

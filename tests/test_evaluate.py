@@ -74,7 +74,7 @@ def test_final_model_trains_on_every_subject_for_the_folds_median_epoch(run):
         assert f["n_trials"] == sum(r["n_test"] for r in folds) == 135  # every trial of the three subjects
         assert len(f["train_loss"]) == 1 and np.isfinite(f["train_loss"][0]) and not f["failed"]
         assert (run / f["checkpoint"]).is_dir()
-    assert m["data"]["sfreq"] == 80.0 and m["data"]["n_times"] == 320 and len(m["data"]["ch_names"]) == 64
+    assert m["data"]["sfreq"] == 80.0 and m["data"]["n_times"] == 320 and len(m["data"]["ch_names"]) == 21
 
 
 def test_restored_fold_model_reproduces_its_own_test_predictions(run, eegmmidb_root, cache):
@@ -213,7 +213,7 @@ def test_evaluate_refuses_training_subjects_overrides_and_runs_it_cannot_apply(r
     assert "sfreq 80.0 Hz here vs 160.0 Hz in the run" in refused(other, "--subjects", "4")
     _edit(other / "metrics.json", lambda m: m["data"].update(sfreq=80.0, ch_names=m["data"]["ch_names"][:-1] + ["X1"]))
     err = refused(other, "--subjects", "4")
-    assert "channels (64 here vs 64 in the run; not in the run: ['Iz']; missing: ['X1'])" in err
+    assert "channels (21 here vs 21 in the run; not in the run: ['CP6']; missing: ['X1'])" in err
     assert not (tmp_path / "out" / "metrics.json").exists()
 
 
