@@ -327,8 +327,21 @@ def _bench(args: argparse.Namespace) -> int:
     return int(ns["main"](list(args.args)))
 
 
+def compilation_cache() -> str:
+    """Turn on JAX's persistent compilation cache, so that a second run of the same shapes compiles
+    nothing: ``$JAX_COMPILATION_CACHE_DIR`` if set (set it empty to turn the cache off), else
+    ``${XDG_CACHE_HOME:-~/.cache}/jeeg/jax-cache``. Returns the folder ('' when off)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jeeg" / "jax-cache"
+    folder = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(default))
+    if "jax" in sys.modules:  # already imported (in-process use): the variable is read at import only
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", folder or None)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "jeeg" / "jax-cache"))
+    compilation_cache()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # every later argument (--help included) belongs to benchmarks/run_all.py
         try:

@@ -110,3 +110,22 @@ def test_sweep_trains_grid_times_folds_and_chooses_on_validation(eegmmidb_root, 
     assert "jeeg sweep" in capsys.readouterr().err
     assert main(["sweep", "--out", str(tmp_path / "y")]) == 2
     assert "needs a grid" in capsys.readouterr().err
+
+
+def test_compilation_cache_is_on_by_default_and_can_be_turned_off(monkeypatch, tmp_path):
+    import jax
+
+    from jeeg.cli import compilation_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        assert compilation_cache() == str(tmp_path / "jeeg" / "jax-cache")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "jeeg" / "jax-cache")
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "")
+        assert compilation_cache() == "" and not jax.config.jax_compilation_cache_dir
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
+        assert compilation_cache() == str(tmp_path / "mine")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
