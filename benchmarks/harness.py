@@ -5,7 +5,11 @@ its time reported apart), inputs placed on the device first, warmed up, every re
 with ``jax.block_until_ready``, the median of several repeats reported. Results are JSON files
 ``<out>/<device>/<name>.json`` with the environment; PyTorch peers run as subprocesses in their own
 venv (``benchmarks/peers``, ``$JEEG_PEERS_PYTHON``) with ``torch.set_num_threads`` equal to JAX's
-core count, in the same benchmark run, and comparisons are ratios.
+core count, in the same benchmark run, and comparisons are ratios. A jeeg-against-peer ratio is
+measured in interleaved pairs (:func:`interleaved_pairs`): the peer runs as a long-lived process
+(:class:`PeerProcess`) and one jeeg step and one peer step alternate, so both sides of each
+pair's ratio see the same load; the median of the per-pair ratios, their interquartile range
+and the load average are reported.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 import jax
 
@@ -78,6 +82,60 @@ def interleaved(a: Callable[[], Any], b: Callable[[], Any], pairs: int) -> dict:
             "median_s": {"a": float(np.median([s["a_s"] for s in samples])),
                          "b": float(np.median([s["b_s"] for s in samples]))},
             "load_average": {"before": list(load0), "after": list(os.getloadavg())}}
+
+
+def wall_timer(fn: Callable[[], Any]) -> Callable[[], float]:
+    """A timer for :func:`interleaved_pairs`: calls ``fn()``, waits for its results
+    (``jax.block_until_ready``) and returns the wall time in s."""
+    def timed() -> float:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        return time.perf_counter() - t0
+    return timed
+
+
+def interleaved_pairs(a: Callable[[], float], b: Callable[[], float], pairs: int) -> dict:
+    """Time ``a`` and ``b`` in ``pairs`` adjacent pairs, alternating which goes first (a b, b a, a b, ...).
+
+    ``a`` and ``b`` are timers: each call runs the workload once and returns its wall time in s
+    (:func:`wall_timer` for a jitted function, :meth:`PeerProcess.step` for a peer, which times
+    itself so its pipe latency is not counted). Each pair's ratio ``t_b / t_a`` is one sample
+    taken within one short window, so a change of load between pairs hits both sides of it
+    alike, and alternating the order cancels a first-or-second-in-the-pair bias.
+
+    Returns
+    -------
+    dict
+        ``pairs``: per pair ``{"a_s", "b_s", "ratio", "first"}``; ``ratio_median``: median of the
+        per-pair ratios; ``ratio_iqr``: their [25th, 75th] percentiles; ``median_s``: ``{"a", "b"}``
+        median times; ``loadavg``: ``{"before", "after"}`` (``os.getloadavg``: 1, 5, 15 min).
+
+    Raises
+    ------
+    ValueError
+        ``pairs < 1``, or a timer returned a time that is not positive and finite.
+    """
+    import numpy as np
+
+    if pairs < 1:
+        raise ValueError(f"interleaved_pairs: pairs must be >= 1, got {pairs}")
+    load0 = os.getloadavg()
+    samples = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            ta = float(a())
+            tb = float(b())
+        else:
+            tb = float(b())
+            ta = float(a())
+        if not (np.isfinite([ta, tb]).all() and ta > 0 and tb > 0):
+            raise ValueError(f"interleaved_pairs: pair {i} gave times a={ta!r} s, b={tb!r} s; both must be > 0")
+        samples.append({"a_s": ta, "b_s": tb, "ratio": tb / ta, "first": "a" if i % 2 == 0 else "b"})
+    q1, med, q3 = np.percentile([s["ratio"] for s in samples], [25, 50, 75])
+    return {"pairs": samples, "ratio_median": float(med), "ratio_iqr": [float(q1), float(q3)],
+            "median_s": {"a": float(np.median([s["a_s"] for s in samples])),
+                         "b": float(np.median([s["b_s"] for s in samples]))},
+            "loadavg": {"before": list(load0), "after": list(os.getloadavg())}}
 
 
 def environment() -> dict:
@@ -143,9 +201,129 @@ def run_peer(script: str, args: list[str], timeout: float = 1800) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+class PeerProcess:
+    """A long-lived peer: ``benchmarks/peers/<script> --serve`` in the peers venv (``--threads`` =
+    JAX's core count), which builds its model once and then times train steps on request.
+
+    Use as a context manager; :attr:`info` holds the peer's ready line (``n_params``, ``device``,
+    ``threads``, ``versions``, ...), :meth:`step` runs steps and returns their wall time in s as
+    the peer measured it. Leaving the context sends ``quit`` and, failing that, kills the process.
+
+    Raises
+    ------
+    RuntimeError
+        No peers venv; the peer died or answered an error (its stderr tail is in the message);
+        or it gave no answer within ``timeout`` s.
+    """
+
+    def __init__(self, script: str, args: list[str], timeout: float = 600, python: str | None = None):
+        self.script, self.args, self.timeout = script, list(args), timeout
+        self.python = python or peers_python()
+        if self.python is None:
+            raise RuntimeError("no PyTorch peers venv: run benchmarks/peers/setup_env.sh and set JEEG_PEERS_PYTHON")
+        self.proc: subprocess.Popen | None = None
+        self.info: dict = {}
+
+    def __enter__(self) -> Self:
+        import tempfile
+
+        self._err = tempfile.TemporaryFile(mode="w+")
+        cmd = [self.python, str(HERE / "peers" / self.script), "--threads", str(n_cores()), "--serve", *self.args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
+                                     text=True, bufsize=1)
+        import queue
+        import threading
+
+        self._lines: queue.Queue = queue.Queue()
+
+        def pump(stdout, lines) -> None:  # a thread, so a timeout never blocks on a half-read pipe
+            for line in stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, args=(self.proc.stdout, self._lines), daemon=True).start()
+        try:
+            self.info = self._answer()
+            if not self.info.get("ready"):
+                raise RuntimeError(f"peer {self.script}: expected a ready line, got {self.info}")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _stderr_tail(self) -> str:
+        self._err.seek(0)
+        return self._err.read()[-2000:]
+
+    def _answer(self) -> dict:
+        """The next JSON object the peer prints (other stdout lines are skipped)."""
+        import queue
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise queue.Empty
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                raise RuntimeError(f"peer {self.script}: no answer within {self.timeout:g} s") from None
+            if line is None:  # end of its stdout: the peer exited
+                rc = self.proc.wait(timeout=10)
+                raise RuntimeError(f"peer {self.script} exited ({rc}): {self._stderr_tail()}")
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    out = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if "error" in out:
+                    raise RuntimeError(f"peer {self.script}: {out['error']}")
+                return out
+
+    def step(self, n: int = 1) -> float:
+        """Run ``n`` train steps in the peer; their wall time in s (synchronised, timed by the peer)."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"peer {self.script} is not running")
+        try:
+            self.proc.stdin.write(f"step {int(n)}\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise RuntimeError(f"peer {self.script} exited: {self._stderr_tail()}") from None
+        return float(self._answer()["wall_s"])
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.stdin.write("quit\n")
+                    self.proc.stdin.flush()
+                except (BrokenPipeError, ValueError):
+                    pass
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        finally:
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    f.close()
+                except (BrokenPipeError, OSError):
+                    pass
+            self._err.close()
+            self.proc = None
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-__all__ = ["PEAK_FLOPS", "RESULTS", "compile_timed", "device_tag", "environment", "log", "median_time", "n_cores",
-           "peak_flops", "peers_python", "run_peer", "write_result"]
+__all__ = ["PEAK_FLOPS", "RESULTS", "PeerProcess", "compile_timed", "device_tag", "environment", "interleaved",
+           "interleaved_pairs", "log", "median_time", "n_cores", "peak_flops", "peers_python", "run_peer", "wall_timer",
+           "write_result"]

@@ -73,16 +73,26 @@ def _model(m) -> str:
     return str(m)
 
 
+def _ratio_cell(r: dict) -> str:
+    """The ratio, with the interquartile range of its interleaved pairs where the row has one."""
+    iqr = r.get("ratio_iqr")
+    cell = _fmt(r.get("ratio"), 2)
+    return f"{cell} (IQR {_fmt(iqr[0], 2)}–{_fmt(iqr[1], 2)})" if iqr else cell
+
+
 def train_steps_md(res: dict) -> list[str]:
     rows = []
     for r in res.get("results", []):
         reached = r.get("reached")
         rows.append([r.get("pair", "?"), _model(r.get("jeeg_model", "")), r.get("peer", "?"), str(r.get("batch", "")),
-                     _fmt(r.get("jeeg_samples_per_s")), _fmt(r.get("peer_samples_per_s")), _fmt(r.get("ratio"), 2),
+                     _fmt(r.get("jeeg_samples_per_s")), _fmt(r.get("peer_samples_per_s")), _ratio_cell(r),
                      f"≥ {_fmt(r.get('target'), 0)}x", "—" if reached is None else ("yes" if reached else "**no**")])
     out = ["### Train steps: jeeg against its PyTorch peer (samples/s, same run)", "", _env_line(res), ""]
     out += _table(["pair", "jeeg model", "peer", "batch", "jeeg samples/s", "peer samples/s", "ratio", "target",
                    "reached"], rows)
+    if any(r.get("ratio_iqr") for r in res.get("results", [])):
+        out += ["", (f"ratio: median of the per-pair ratios of {res.get('pairs', '?')} interleaved pairs (one jeeg "
+                     "step, one peer step, alternating which goes first), with their interquartile range.")]
     if res.get("peer_error"):
         out += ["", f"PyTorch peers not run: {res['peer_error']}"]
     return out

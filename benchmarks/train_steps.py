@@ -53,13 +53,20 @@ What is timed (the method of ``docs/benchmarks.md``):
   device, ``block_until_ready``, median of ``repeats`` calls. The member axis of one is what a
   single jeeg run trains; the gather is jeeg's real input path (the peer gets its batch as a
   ready tensor, which favours the peer).
-* peer: ``benchmarks/peers/train_step_peer.py`` in the peers venv, as a subprocess of this run
-  (``harness.run_peer``), ``torch.set_num_threads`` = JAX's core count: in train mode
-  ``zero_grad`` → forward → ``CrossEntropyLoss`` → ``backward`` → ``AdamW.step``, on one fixed
-  synthetic batch, warmed up, median of ``repeats`` steps.
+* peer: ``benchmarks/peers/train_step_peer.py --serve`` in the peers venv, a long-lived
+  subprocess of this run (``harness.PeerProcess``) that builds its model once,
+  ``torch.set_num_threads`` = JAX's core count: in train mode ``zero_grad`` → forward →
+  ``CrossEntropyLoss`` → ``backward`` → ``AdamW.step``, on one fixed synthetic batch, warmed up,
+  each step timed inside the peer (so the pipe is not counted).
+* the pair: once jeeg's step is compiled and warmed up alone (as above; its median stands when no
+  peer runs), one jeeg step and one peer step alternate ``pairs`` times (``harness.interleaved_pairs``,
+  alternating which goes first), so both halves of each pair's ratio see the same machine load.
 
-``ratio`` = jeeg samples/s ÷ peer samples/s (> 1: jeeg faster); ``target`` is 2 on a CPU and 3 on
-a GPU (the issue's). ``reached`` is only set when both sides ran on the same kind of device: the
+Per pair, ratio = peer step time ÷ jeeg step time = jeeg samples/s ÷ peer samples/s (> 1: jeeg
+faster). ``ratio`` (= ``ratio_median``) is the median of the per-pair ratios, ``ratio_iqr`` their
+interquartile range, ``pairs`` every pair's times, and ``loadavg`` the 1/5/15-min load average
+before and after (``os.getloadavg``); ``jeeg_step_s`` / ``peer_step_s`` and the samples/s are
+each side's median over the pairs. ``target`` is 2 on a CPU and 3 on a GPU (the issue's). ``reached`` is only set when both sides ran on the same kind of device: the
 peers venv holds a CPU-only torch, so on a GPU ``reached`` stays None and a note says why.
 Inputs are synthetic (N(0, 1), fixed seeds); speed does not depend on the values.
 
@@ -69,8 +76,8 @@ Usage::
         python benchmarks/train_steps.py [--quick] [--out benchmarks/results] [--no-peers]
         [--pairs eegnet,sst_emotionnet,msc_transformer_vs_eegconformer] [--repeats N]
 
-``--quick``: batches 16 / 4 / 8 (EEGNet / SST / MSC), 2 repeats, 1 warm-up: a smoke test whose
-numbers are not results. Writes ``<out>/<device>/train_steps.json`` (``harness.write_result``)
+``--quick``: batches 16 / 4 / 8 (EEGNet / SST / MSC), 2 repeats, 3 pairs, 1 warm-up: a smoke test
+whose numbers are not results. Otherwise max(11, 2 x repeats + 1) pairs. Writes ``<out>/<device>/train_steps.json`` (``harness.write_result``)
 and prints the ratio table to stderr.
 """
 
@@ -78,7 +85,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -139,16 +145,37 @@ def jeeg_step(spec: dict, batch: int, repeats: int, warmup: int, seed: int = 0) 
     step_s = harness.median_time(lambda: compiled(*args), repeats=repeats, warmup=warmup)
     n_params = sum(int(np.prod(a.shape[1:])) for a in jax.tree.leaves(state.params))
     return {"step_s": step_s, "compile_s": compile_s, "samples_per_s": batch / step_s, "n_params": n_params,
-            "input_shape": list(tr.input_shape)}
+            "input_shape": list(tr.input_shape), "step": lambda: compiled(*args)}
+
+
+def peer_config(pair: str, spec: dict, batch: int, input_shape: list[int], repeats: int, warmup: int) -> dict:
+    """The ``--config`` of ``peers/train_step_peer.py`` for ``pair``."""
+    return {"pair": pair, "batch": batch, "input_shape": input_shape, "n_classes": spec["n_classes"],
+            "lr": spec["lr"], "weight_decay": spec["weight_decay"], "repeats": repeats, "warmup": warmup, "seed": 0,
+            "model_kwargs": {k: v for k, v in spec["kwargs"].items() if k in ("spectral_depth", "temporal_depth")}}
 
 
 def peer_step(pair: str, spec: dict, batch: int, input_shape: list[int], repeats: int, warmup: int,
               timeout: float) -> dict:
-    """Run ``peers/train_step_peer.py`` for ``pair`` in the peers venv; its JSON result."""
-    cfg = {"pair": pair, "batch": batch, "input_shape": input_shape, "n_classes": spec["n_classes"],
-           "lr": spec["lr"], "weight_decay": spec["weight_decay"], "repeats": repeats, "warmup": warmup, "seed": 0,
-           "model_kwargs": {k: v for k, v in spec["kwargs"].items() if k in ("spectral_depth", "temporal_depth")}}
+    """Run ``peers/train_step_peer.py`` once for ``pair`` in the peers venv (all its repeats); its JSON result."""
+    cfg = peer_config(pair, spec, batch, input_shape, repeats, warmup)
     return harness.run_peer("train_step_peer.py", ["--config", json.dumps(cfg)], timeout=timeout)
+
+
+def paired_steps(pair: str, spec: dict, batch: int, jeeg: dict, pairs: int, warmup: int, timeout: float) -> dict:
+    """Time jeeg's compiled step (``jeeg["step"]``) against the peer's, step for step.
+
+    The peer runs as a long-lived ``train_step_peer.py --serve`` (``harness.PeerProcess``, warmed
+    up there, at least 3 steps); ``harness.interleaved_pairs`` alternates one jeeg step and one peer step ``pairs``
+    times. Each pair's ratio is peer time ÷ jeeg time = jeeg samples/s ÷ peer samples/s (same batch).
+    Returns the ``interleaved_pairs`` result plus the peer's ready line under ``peer``.
+    """
+    # torch's first steps are slow (allocator, oneDNN primitive caches): at least 3 warm-up steps
+    cfg = peer_config(pair, spec, batch, jeeg["input_shape"], pairs, max(3, warmup))
+    with harness.PeerProcess("train_step_peer.py", ["--config", json.dumps(cfg)], timeout=timeout) as peer:
+        r = harness.interleaved_pairs(harness.wall_timer(jeeg["step"]), peer.step, pairs)
+        r["peer"] = peer.info
+    return r
 
 
 def _ratio_table(rows: list[dict]) -> str:
@@ -166,7 +193,7 @@ def _ratio_table(rows: list[dict]) -> str:
 
 def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] | None = None,
         repeats: int | None = None) -> dict:
-    """Time every pair (jeeg, then its peer), write ``<out>/<device>/train_steps.json``, return the result.
+    """Time every pair (jeeg against its peer in interleaved pairs), write ``<out>/<device>/train_steps.json``, return the result.
 
     ``peers=False`` (or no peers venv, or a failing peer) leaves the peer fields None and records
     ``peer_error`` in the row (and at the top level if no peer ran at all).
@@ -178,6 +205,7 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
         raise ValueError(f"unknown pair(s) {unknown}; known: {', '.join(PAIRS)}")
     repeats = repeats or (2 if quick else 5)
     warmup = 1 if quick else 2
+    pairs_n = max(3, repeats) if quick else max(11, 2 * repeats + 1)  # interleaved jeeg/peer step pairs
     platform = jax.devices()[0].platform
     target = 2.0 if platform == "cpu" else 3.0
     peer_timeout = 600 if quick else 1800
@@ -217,26 +245,34 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
             row["peer_error"] = "not run (--no-peers)"
         else:
             try:
-                p = peer_step(name, spec, batch, j["input_shape"], repeats, warmup, peer_timeout)
-            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                r = paired_steps(name, spec, batch, j, pairs_n, warmup, peer_timeout)
+            except (RuntimeError, OSError, ValueError) as e:
                 row["peer_error"] = f"{type(e).__name__}: {e}"
                 harness.log(f"  peer failed: {row['peer_error'][:300]}")
             else:
+                p = r["peer"]
                 peer_env = peer_env or {"threads": p.get("threads"), "interop_threads": p.get("interop_threads"),
                                         "versions": p.get("versions"), "device": p.get("device_name")}
-                row.update(peer_step_s=p["step_s"], peer_samples_per_s=p["samples_per_s"],
-                           peer_n_params=p.get("n_params"), peer_device=p.get("device"), peer_times_s=p.get("times_s"))
-                row["ratio"] = row["jeeg_samples_per_s"] / row["peer_samples_per_s"]
+                jeeg_s, peer_s = r["median_s"]["a"], r["median_s"]["b"]
+                row.update(jeeg_step_s=jeeg_s, jeeg_samples_per_s=batch / jeeg_s,
+                           peer_step_s=peer_s, peer_samples_per_s=batch / peer_s,
+                           peer_n_params=p.get("n_params"), peer_device=p.get("device"),
+                           ratio=r["ratio_median"], ratio_median=r["ratio_median"], ratio_iqr=r["ratio_iqr"],
+                           pairs=[{"jeeg_s": q["a_s"], "peer_s": q["b_s"], "ratio": q["ratio"],
+                                   "first": "jeeg" if q["first"] == "a" else "peer"} for q in r["pairs"]],
+                           loadavg=r["loadavg"])
                 same_kind = (platform == "cpu") == (str(p.get("device", "cpu")) == "cpu")
                 if same_kind:
                     row["reached"] = bool(row["ratio"] >= target)
                 else:
                     row["note"] = (f"peer ran on {p.get('device')} and jeeg on {platform}: not the same kind of "
                                    "device, so the target is not judged")
-                harness.log(f"  peer: {p['samples_per_s']:.1f} samples/s ({p['step_s'] * 1e3:.1f} ms/step); "
-                            f"ratio {row['ratio']:.2f}")
+                harness.log(f"  paired ({pairs_n} pairs): jeeg {row['jeeg_samples_per_s']:.1f}, peer "
+                            f"{row['peer_samples_per_s']:.1f} samples/s; ratio {row['ratio']:.2f} "
+                            f"(IQR {row['ratio_iqr'][0]:.2f}-{row['ratio_iqr'][1]:.2f}, "
+                            f"load {r['loadavg']['before'][0]:.1f}->{r['loadavg']['after'][0]:.1f})")
         rows.append(row)
-    result = {"results": rows, "quick": bool(quick), "repeats": repeats, "warmup": warmup,
+    result = {"results": rows, "quick": bool(quick), "repeats": repeats, "warmup": warmup, "pairs": pairs_n,
               "peer_threads": harness.n_cores(), "peer_environment": peer_env,
               "wall_s": time.perf_counter() - t_start}
     errors = {r.get("peer_error") for r in rows}

@@ -25,6 +25,14 @@ GPU). ``torch.set_num_threads(--threads)``.
 Prints ONE JSON object as the last stdout line: the config, ``step_s``, ``samples_per_s``,
 ``times_s`` (every repeat), ``n_params``, ``device``, ``threads`` and the torch / braindecode /
 torcheeg versions.
+
+``--serve`` (a long-lived peer, ``harness.PeerProcess``): builds the model and batch once, runs
+the ``warmup`` steps, prints one JSON line ``{"ready": true, ...}`` (``n_params``, ``device``,
+``device_name``, ``threads``, ``interop_threads``, ``versions``), then reads commands from stdin,
+one a line: ``step N`` runs N train steps and answers one JSON line ``{"wall_s": seconds for the
+N steps, synchronised, "loss": last loss}``; ``quit`` (or end of input) exits 0. A bad command
+answers ``{"error": "..."}``; a non-finite loss ends the process with status 1. The timing is taken
+inside the peer, so the pipe's latency is not part of it.
 """
 
 from __future__ import annotations
@@ -75,7 +83,9 @@ def versions() -> dict:
     return out
 
 
-def time_step(cfg: dict, device: torch.device) -> dict:
+def make_step(cfg: dict, device: torch.device):
+    """Model, fixed batch and optimiser of ``cfg``; returns ``(step, sync, model)`` where ``step()``
+    runs one train step and returns its loss tensor and ``sync()`` waits for the device."""
     seed = int(cfg.get("seed", 0))
     torch.manual_seed(seed)
     model = build(cfg).to(device)
@@ -88,13 +98,28 @@ def time_step(cfg: dict, device: torch.device) -> dict:
     loss_fn = torch.nn.CrossEntropyLoss()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    def step() -> float:
+    def step():
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
         return loss
 
+    return step, sync, model
+
+
+def _check(cfg: dict, loss) -> None:
+    if not torch.isfinite(loss.detach()).item():
+        raise SystemExit(f"{cfg['pair']}: non-finite loss {loss.item()}")
+
+
+def _device_info(model: torch.nn.Module, device: torch.device) -> dict:
+    return {"n_params": sum(p.numel() for p in model.parameters()), "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+
+
+def time_step(cfg: dict, device: torch.device) -> dict:
+    step, sync, model = make_step(cfg, device)
     for _ in range(max(0, int(cfg.get("warmup", 2)))):
         step()
     sync()
@@ -104,12 +129,44 @@ def time_step(cfg: dict, device: torch.device) -> dict:
         loss = step()
         sync()
         times.append(time.perf_counter() - t0)
-    if not torch.isfinite(loss.detach()).item():
-        raise SystemExit(f"{cfg['pair']}: non-finite loss {loss.item()}")
+    _check(cfg, loss)
     step_s = statistics.median(times)
-    return {**cfg, "step_s": step_s, "samples_per_s": B / step_s, "times_s": times,
-            "n_params": sum(p.numel() for p in model.parameters()), "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+    B = int(cfg["batch"])
+    return {**cfg, "step_s": step_s, "samples_per_s": B / step_s, "times_s": times, **_device_info(model, device)}
+
+
+def serve(cfg: dict, device: torch.device, stdin=sys.stdin, stdout=sys.stdout) -> None:
+    """The ``--serve`` loop (module docstring): ready line, then ``step N`` / ``quit`` commands."""
+    step, sync, model = make_step(cfg, device)
+    loss = None
+    for _ in range(max(0, int(cfg.get("warmup", 2)))):
+        loss = step()
+    sync()
+    if loss is not None:
+        _check(cfg, loss)
+
+    def say(obj: dict) -> None:
+        stdout.write(json.dumps(obj) + "\n")
+        stdout.flush()
+
+    say({"ready": True, **_device_info(model, device), "threads": torch.get_num_threads(),
+         "interop_threads": torch.get_num_interop_threads(), "versions": versions()})
+    for line in stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words == ["quit"]:
+            return
+        if words[0] != "step" or len(words) != 2 or not words[1].isdigit() or int(words[1]) < 1:
+            say({"error": f"unknown command {line.strip()!r}; expected 'step N' (N >= 1) or 'quit'"})
+            continue
+        t0 = time.perf_counter()
+        for _ in range(int(words[1])):
+            loss = step()
+        sync()
+        wall = time.perf_counter() - t0
+        _check(cfg, loss)
+        say({"wall_s": wall, "loss": float(loss.detach())})
 
 
 def main(argv=None) -> None:
@@ -117,6 +174,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, required=True, help="torch.set_num_threads(N): JAX's core count")
     ap.add_argument("--config", required=True, help="JSON object (see the module docstring)")
     ap.add_argument("--device", default="auto", help="auto (cuda if torch sees one, else cpu), cpu or cuda")
+    ap.add_argument("--serve", action="store_true", help="long-lived: answer 'step N' lines on stdin (docstring)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")  # braindecode 0.8.1's LogSoftmax deprecation notice
@@ -125,6 +183,9 @@ def main(argv=None) -> None:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
+    if args.serve:
+        serve(cfg, device)
+        return
     out = time_step(cfg, device)
     out.update(threads=torch.get_num_threads(), interop_threads=torch.get_num_interop_threads(), versions=versions())
     print(json.dumps(out), flush=True)
