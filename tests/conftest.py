@@ -23,6 +23,18 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "jeeg" / "jax-cache"))
 
 
+def peers_python() -> str:
+    """The python of the PyTorch peers venv (``$JEEG_PEERS_PYTHON``) for the parity tests; they skip
+    without it, and fail when ``JEEG_REQUIRE_PEERS=1`` (set by ``.ci/run``)."""
+    py = os.environ.get("JEEG_PEERS_PYTHON")
+    if py and Path(py).is_file():
+        return py
+    if os.environ.get("JEEG_REQUIRE_PEERS") == "1":
+        pytest.fail("JEEG_REQUIRE_PEERS=1 but $JEEG_PEERS_PYTHON is not the python of a peers venv "
+                    "(build it with benchmarks/peers/setup_env.sh)")
+    pytest.skip("no PyTorch peers venv: run benchmarks/peers/setup_env.sh and set JEEG_PEERS_PYTHON to its last line")
+
+
 def _has_subject(root: Path, subject: int) -> bool:
     return (root / EEGBCI_SUBDIR / f"S{subject:03d}" / f"S{subject:03d}R04.edf").is_file()
 

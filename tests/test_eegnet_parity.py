@@ -30,7 +30,6 @@ jeeg would be off by up to 7e-4), running statistics within 1.2e-7 after the var
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -42,18 +41,10 @@ from flax import nnx
 
 from jeeg.engine.loop import CompiledLoop, MemberState, TrainConfig
 
+from conftest import peers_python
+
 REPO = Path(__file__).resolve().parents[1]
 LR, WD = 1e-3, 0.5  # decay moves a weight of 1 by lr·wd = 5e-4, above the 1e-4 tolerance
-
-
-def _peers_python() -> str:
-    py = os.environ.get("JEEG_PEERS_PYTHON")
-    if py and Path(py).is_file():
-        return py
-    if os.environ.get("JEEG_REQUIRE_PEERS") == "1":
-        pytest.fail("JEEG_REQUIRE_PEERS=1 but $JEEG_PEERS_PYTHON is not the python of a peers venv "
-                    "(build it with benchmarks/peers/setup_env.sh)")
-    pytest.skip("no PyTorch peers venv: run benchmarks/peers/setup_env.sh and set JEEG_PEERS_PYTHON to its last line")
 
 
 def _port(model, s: dict) -> None:
@@ -85,7 +76,7 @@ def _port(model, s: dict) -> None:
 
 def _reference(tmp_path, chans, times) -> tuple[dict, dict]:
     ref = tmp_path / "eegnet.npz"
-    subprocess.run([_peers_python(), str(REPO / "benchmarks" / "peers" / "eegnet_reference.py"), "--out", str(ref),
+    subprocess.run([peers_python(), str(REPO / "benchmarks" / "peers" / "eegnet_reference.py"), "--out", str(ref),
                     "--chans", str(chans), "--times", str(times), "--classes", "4", "--batch", "8",
                     "--lr", str(LR), "--weight-decay", str(WD), "--threads", "2", "--seed", str(chans)],
                    check=True, capture_output=True, text=True)

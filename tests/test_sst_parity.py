@@ -11,7 +11,6 @@ this test loads the weights into jeeg and compares the logits. The peers venv's 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -22,23 +21,15 @@ from flax import nnx
 from jeeg.models import build_model
 from jeeg.models.sst_emotionnet import load_torcheeg_state_dict
 
+from conftest import peers_python
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _peers_python() -> str:
-    py = os.environ.get("JEEG_PEERS_PYTHON")
-    if py and Path(py).is_file():
-        return py
-    if os.environ.get("JEEG_REQUIRE_PEERS") == "1":
-        pytest.fail("JEEG_REQUIRE_PEERS=1 but $JEEG_PEERS_PYTHON is not the python of a peers venv "
-                    "(build it with benchmarks/peers/setup_env.sh)")
-    pytest.skip("no PyTorch peers venv: run benchmarks/peers/setup_env.sh and set JEEG_PEERS_PYTHON to its last line")
 
 
 @pytest.mark.parametrize("grid", [16, 32])
 def test_torcheeg_weights_give_torcheeg_logits(grid, tmp_path):
     ref = tmp_path / "sst.npz"
-    subprocess.run([_peers_python(), str(REPO / "benchmarks" / "peers" / "sst_reference.py"), "--out", str(ref),
+    subprocess.run([peers_python(), str(REPO / "benchmarks" / "peers" / "sst_reference.py"), "--out", str(ref),
                     "--grid", str(grid), "--batch", "4", "--threads", "2", "--seed", str(grid)],
                    check=True, capture_output=True, text=True)
     z = np.load(ref)
