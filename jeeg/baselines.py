@@ -173,7 +173,7 @@ BASELINE_NAMES: dict[str, str] = {"csp_lda": "CSP+LDA", "logvar_lr": "LogVar+LR"
 
 def fit_predict(
     name: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, *, sfreq: float | None = None,
-    params: dict | None = None,
+    params: dict | None = None, n_classes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit baseline ``name`` on the training trials and predict the test trials.
 
@@ -191,14 +191,17 @@ def fit_predict(
         Sampling frequency in Hz, passed to the baselines that need it (``de_lr``).
     params : dict, optional
         Keyword arguments for the factory (e.g. ``{"n_components": 4}``).
+    n_classes : int, optional
+        Number of classes of the task: ``proba`` then has one column per class index
+        ``0..n_classes-1``, zero for classes absent from ``y_train``.
 
     Returns
     -------
     y_pred : ndarray, int32, shape (n_test,)
         Predicted class indices (values of ``y_train``).
-    proba : ndarray, float32, shape (n_test, n_classes_in_train)
-        Class probabilities, columns in ascending order of the distinct ``y_train`` labels; rows
-        sum to 1.
+    proba : ndarray, float32, shape (n_test, n_classes_in_train) or (n_test, n_classes)
+        Class probabilities, columns in ascending order of the distinct ``y_train`` labels (or
+        indexed by class with ``n_classes``); rows sum to 1.
 
     Raises
     ------
@@ -238,4 +241,8 @@ def fit_predict(
         proba = model.predict_proba(X_test)
     classes = np.asarray(model.classes_)
     y_pred = classes[np.argmax(proba, axis=1)].astype(np.int32)
+    if n_classes is not None:
+        full = np.zeros((len(proba), n_classes), np.float32)
+        full[:, classes] = proba
+        return y_pred, full
     return y_pred, proba.astype(np.float32)

@@ -21,7 +21,7 @@ from jeeg.errors import ConfigError
 from jeeg.final import data_facts, train_final
 from jeeg.folds import Member, TaskFold, fold_id, make_members, make_task_folds, member_data, member_keys, ordered_ids, record_id
 from jeeg.host import device_memory_bytes, environment
-from jeeg.rundir import append_fold, read_folds, write_predictions
+from jeeg.rundir import append_fold, prediction_rows, read_folds, write_predictions
 from jeeg.summary import fold_record, summarise
 
 
@@ -121,16 +121,7 @@ class CVRun:
             self.rep.fold_done()
 
     def _pred_rows(self, model: str, tf: TaskFold, ds: EpochsDataset, y_pred, proba, setting: int = 0) -> list[dict]:
-        rows = []
-        for j, i in enumerate(tf.test):
-            row = {
-                "model": model, "task": tf.task, "fold": tf.fold.name, "setting": setting,
-                "subject": int(ds.subject[i]), "run": int(ds.run[i]), "trial": int(ds.trial[i]), "index": int(i),
-                "y_true": ds.class_names[ds.y[i]], "y_pred": ds.class_names[int(y_pred[j])],
-            }
-            row.update({f"p_{c}": float(proba[j, k]) for k, c in enumerate(ds.class_names)})
-            rows.append(row)
-        return rows
+        return prediction_rows(ds, tf.test, model, tf.task, tf.fold.name, y_pred, proba, setting)
 
     # ----------------------------------------------------------------------------- pieces
     def run_baselines(self, ds: EpochsDataset, folds: list[TaskFold]) -> None:
@@ -142,9 +133,8 @@ class CVRun:
                 if fold_id(name, tf) in self.lines:
                     continue
                 fit_idx = tf.fit_side
-                y_pred, proba_fit = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test], sfreq=ds.sfreq)
-                proba = np.zeros((len(tf.test), ds.n_classes), np.float32)
-                proba[:, np.unique(ds.y[fit_idx])] = proba_fit
+                y_pred, proba = fit_predict(name, ds.X[fit_idx], ds.y[fit_idx], ds.X[tf.test], sfreq=ds.sfreq,
+                                            n_classes=ds.n_classes)
                 rec = fold_record(name, tf, ds, y_pred, {"setting": 0})
                 self._finish(rec, self._pred_rows(name, tf, ds, y_pred, proba))
 

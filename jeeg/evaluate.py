@@ -248,7 +248,7 @@ def evaluate_run(run: Path, subjects, *, out: Path | None = None, overrides: dic
     from jeeg.folds import TaskFold
     from jeeg.host import environment
     from jeeg.representations import model_inputs
-    from jeeg.rundir import prepare_out_dir, write_predictions
+    from jeeg.rundir import prediction_rows, prepare_out_dir, write_predictions
     from jeeg.splits import Fold
     from jeeg.summary import fold_record, summarise
 
@@ -286,12 +286,8 @@ def evaluate_run(run: Path, subjects, *, out: Path | None = None, overrides: dic
                         idx[sel], (subject,), True)
             tf = TaskFold(task, fold, np.zeros(0, np.int64), np.zeros(0, np.int64), idx[sel])
             records.append(fold_record(model, tf, ds, y_pred[sel], {"n_val": 0, **extra}))
-        for j, i in enumerate(idx):
-            row = {"model": model, "task": task, "fold": f"S{int(ds.subject[i]):03d}", "setting": extra.get("setting", 0),
-                   "subject": int(ds.subject[i]), "run": int(ds.run[i]), "trial": int(ds.trial[i]), "index": int(i),
-                   "y_true": ds.class_names[ds.y[i]], "y_pred": ds.class_names[int(y_pred[j])]}
-            row.update({f"p_{c}": float(proba[j, k]) for k, c in enumerate(ds.class_names)})
-            rows.append(row)
+        rows.extend(prediction_rows(ds, idx, model, task, [f"S{int(s):03d}" for s in ds.subject[idx]], y_pred, proba,
+                                    extra.get("setting", 0)))
 
     say(f"{rcfg.model}: computing {rcfg.representation} inputs")
     inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
@@ -321,9 +317,7 @@ def evaluate_run(run: Path, subjects, *, out: Path | None = None, overrides: dic
                 say(f"{name}: refit on the run's {len(rcfg.subjects)} subjects, {task}")
                 fit_idx = np.flatnonzero(train_ds.task == task)
                 y_fit = train_ds.y[fit_idx]
-                _, proba_fit = fit_predict(name, train_ds.X[fit_idx], y_fit, ds.X[idx], sfreq=ds.sfreq)
-                proba = np.zeros((len(idx), ds.n_classes), np.float32)
-                proba[:, np.unique(y_fit)] = proba_fit
+                _, proba = fit_predict(name, train_ds.X[fit_idx], y_fit, ds.X[idx], sfreq=ds.sfreq, n_classes=ds.n_classes)
                 score(name, task, idx, proba, {"setting": 0, "source": "refit", "n_models": 1, "n_train": len(fit_idx)})
     ecfg = cfg.replace(grid={}, baselines=list(rcfg.baselines) if fit_baselines else [])
     order = [ecfg.model, *ecfg.baselines]

@@ -277,13 +277,10 @@ def write_run_plots(out: Path, metrics: dict, lines: list[dict], ds, model: str)
     out = Path(out)
     chosen = metrics.get("sweep", {}).get("chosen_setting", 0)
     histories = [
-        {k: [np.nan if x is None else x for x in v] if isinstance(v, list) else v for k, v in ln["history"].items()}
+        {"best_epoch": ln["record"].get("best_epoch"),
+         **{k: [np.nan if x is None else x for x in v] if isinstance(v, list) else v for k, v in ln["history"].items()}}
         for ln in lines if ln["history"] and ln["history"]["setting"] == chosen
     ]
-    selected = {(ln["record"]["task"], ln["record"]["fold"]): ln["record"].get("best_epoch") for ln in lines
-                if ln["history"] and ln["history"]["setting"] == chosen}
-    for h in histories:
-        h.setdefault("best_epoch", selected.get((h["task"], h["fold"])))
     attention = [
         {**a, "y": np.asarray(a["y"]), "alpha": np.asarray(a["alpha"], np.float32)}
         for a in (ln["attention"] for ln in lines) if a and a["setting"] == chosen

@@ -81,6 +81,22 @@ def append_fold(out: Path, line: dict) -> None:
         fh.write(json.dumps(line) + "\n")
 
 
+def prediction_rows(ds, idx, model: str, task: str, fold, y_pred, proba, setting: int = 0) -> list[dict]:
+    """``predictions.csv`` rows of the trials ``idx`` of ``ds`` (an :class:`~jeeg.data.EpochsDataset`):
+    model, task, fold (one name, or one per trial), setting, subject, run, trial, index, true and
+    predicted class names, and ``p_<class>`` for every class of ``proba`` (shape (len(idx), n_classes))."""
+    rows = []
+    for j, i in enumerate(idx):
+        row = {
+            "model": model, "task": task, "fold": fold if isinstance(fold, str) else fold[j], "setting": setting,
+            "subject": int(ds.subject[i]), "run": int(ds.run[i]), "trial": int(ds.trial[i]), "index": int(i),
+            "y_true": ds.class_names[ds.y[i]], "y_pred": ds.class_names[int(y_pred[j])],
+        }
+        row.update({f"p_{c}": float(proba[j, k]) for k, c in enumerate(ds.class_names)})
+        rows.append(row)
+    return rows
+
+
 def write_predictions(out: Path, rows: list[dict]) -> None:
     """``predictions.csv``: one row per test trial (nothing is written for no rows)."""
     if not rows:
