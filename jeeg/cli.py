@@ -6,7 +6,8 @@ result table; all folds train together as members (``--sequential``: one after a
 ``jeeg sweep ... --grid lr=1e-3,3e-3 --grid seed=0,1`` trains grid points x folds as members and
 reports the grid point chosen on validation. ``--set distill=online`` (or ``distill=offline
 --set teacher_run=DIR``) trains the model as the student of a teacher (:mod:`jeeg.engine.distill`);
-``--set protocol=paper`` reports MSC-T3AM's best-test-epoch protocol, labelled. ``--resume DIR`` continues an interrupted run;
+``--set protocol=paper`` reports MSC-T3AM's best-test-epoch protocol, labelled. ``--resume DIR`` continues an interrupted run (killed, or stopped by a full disk: finished folds
+are kept); one jeeg process at a time runs in a run directory (:func:`jeeg.rundir.hold_run_dir`);
 ``--check-reproducible`` runs twice and names the first array that differs. ``jeeg cv --final`` also trains
 one model per task on every subject (:mod:`jeeg.final`); ``jeeg evaluate RUN --subjects 18-20`` applies a
 finished run's models to subjects it never saw (:mod:`jeeg.evaluate`). Errors jeeg raises on purpose are printed as one clear message (exit status 2).
@@ -15,6 +16,7 @@ finished run's models to subjects it never saw (:mod:`jeeg.evaluate`). Errors je
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -151,12 +153,35 @@ def _prepare_everywhere(out: Path, overwrite: bool) -> None:
         multihost_utils.sync_global_devices("jeeg: run directory ready")
 
 
-def _cv(args: argparse.Namespace) -> int:
-    from rich.console import Console
+@contextlib.contextmanager
+def _warning_lines():
+    """Show jeeg's run-directory warnings (:class:`jeeg.rundir.RunDirWarning`) as one
+    ``jeeg: warning: ...`` line on stderr, every time; other warnings as Python shows them."""
+    import warnings
 
-    from jeeg import report
-    from jeeg.compare import compare_runs
-    from jeeg.cv import CVRun
+    from jeeg.rundir import RunDirWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RunDirWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, RunDirWarning):
+                print(f"jeeg: warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def _cv(args: argparse.Namespace) -> int:
+    """``jeeg cv|sweep``: the run directory is locked (:func:`jeeg.rundir.hold_run_dir`, process 0)
+    before it is prepared and held until the end; a full or read-only disk becomes one clear error
+    (:func:`jeeg.rundir.disk_errors`)."""
+    import jax
+
+    from jeeg.rundir import disk_errors, hold_run_dir
 
     _init_distributed(args)
     cfg = _config_from_args(args)
@@ -165,7 +190,21 @@ def _cv(args: argparse.Namespace) -> int:
         out = Path(args.resume)
     else:
         out = Path(args.out) if args.out else Path("runs") / time.strftime(f"{args.command}-%Y%m%d-%H%M%S")
-        _prepare_everywhere(out, args.overwrite)
+    holding = hold_run_dir(out) if jax.process_index() == 0 else contextlib.nullcontext()
+    with holding, disk_errors(out), _warning_lines():
+        if not resume:
+            _prepare_everywhere(out, args.overwrite)
+        return _cv_in(args, cfg, out, resume)
+
+
+def _cv_in(args: argparse.Namespace, cfg, out: Path, resume: bool) -> int:
+    """The run of :func:`_cv` in its prepared, locked directory ``out``."""
+    from rich.console import Console
+
+    from jeeg import report
+    from jeeg.compare import compare_runs
+    from jeeg.cv import CVRun
+
     console = Console(quiet=args.quiet, width=max(130, shutil.get_terminal_size().columns))
     t0 = time.time()
 

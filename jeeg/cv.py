@@ -21,7 +21,8 @@ from jeeg.errors import ConfigError
 from jeeg.final import data_facts, train_final
 from jeeg.folds import Member, TaskFold, fold_id, make_members, make_task_folds, member_data, member_keys, ordered_ids, record_id
 from jeeg.host import device_memory_bytes, environment
-from jeeg.rundir import append_fold, prediction_rows, read_folds, write_predictions
+from jeeg.rundir import (append_fold, check_resumed_code, prediction_rows, read_folds, write_predictions,
+                         write_run_config, write_text_atomic)
 from jeeg.summary import fold_record, summarise
 
 
@@ -108,7 +109,9 @@ class CVRun:
 
     # ----------------------------------------------------------------------------- run state
     def _load_done(self) -> None:
-        """Read finished folds from ``folds.jsonl``; drop a last line cut short by a crash."""
+        """Read finished folds from ``folds.jsonl``; drop a last line cut short by a crash. Warn if
+        another jeeg version or other code started the run (:func:`jeeg.rundir.check_resumed_code`)."""
+        check_resumed_code(self.out, write=self.primary)
         for obj in read_folds(self.out, rewrite=self.primary):
             self.lines[record_id(obj["record"])] = obj
 
@@ -213,7 +216,7 @@ class CVRun:
                            n_programs=-(-len(members) // per), n_devices=trainer.n_devices,
                            n_processes=jax.process_count())
         if self.primary:
-            (self.out / "engine.json").write_text(json.dumps(self.engine, indent=2))
+            write_text_atomic(self.out / "engine.json", json.dumps(self.engine, indent=2))
         for c0 in range(0, len(members), per):
             chunk = members[c0 : c0 + per]
             ids = [fold_id(cfg.model, m.fold, m.setting) for m in chunk]
@@ -271,9 +274,7 @@ class CVRun:
         if self.resume:
             self._load_done()
         elif self.primary:
-            (self.out / "config.json").write_text(
-                json.dumps({"config": cfg.to_dict(), "environment": environment()}, indent=2)
-            )
+            write_run_config(self.out, cfg.to_dict(), environment())
         if cfg.distill == "offline":  # a wrong teacher / init run fails now, not after the data are read
             check_teacher_run(cfg)
         if cfg.init_run:
@@ -297,6 +298,6 @@ class CVRun:
             metrics["final"] = train_final(self, ds, metrics)
         if self.primary:
             write_predictions(self.out, [row for i in ids for row in self.lines[i]["predictions"]])
-            (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            write_text_atomic(self.out / "metrics.json", json.dumps(metrics, indent=2))
             report.write_run_plots(self.out, metrics, [self.lines[i] for i in ids], ds, cfg.model)
         return metrics

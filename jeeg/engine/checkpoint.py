@@ -216,7 +216,13 @@ def save(manager, epoch: int, tree: dict, sharding, packed: bool = True) -> None
     (:func:`pack_members`), their layout as JSON bytes in a uint8 array ``"layout"``. Orbax's
     cost grows with the number of arrays: MSC-T3AM's two stacks are 820 arrays, 1.27 s a save
     leaf by leaf, 0.08 s packed (benchmarks/checkpoint_save.py, 2-core CPU, 2026-11-27).
-    ``packed=False``: one array per leaf, as jeeg saved before, for runs begun that way."""
+    ``packed=False``: one array per leaf, as jeeg saved before, for runs begun that way.
+
+    Raises
+    ------
+    OSError
+        If the step cannot be written (disk full, folder read-only), as orbax raises it, naming the
+        step's temporary folder; the previous step stays the latest (:func:`open_manager`)."""
     import orbax.checkpoint as ocp
 
     if packed:
@@ -273,10 +279,17 @@ def restore(manager, template: dict, sharding, packed: bool):
 
 
 def open_manager(directory: Path):
-    """An orbax ``CheckpointManager`` over ``directory`` keeping the last two saves, synchronous."""
+    """An orbax ``CheckpointManager`` over ``directory`` keeping the last two saves, synchronous.
+
+    Orbax writes a step into ``<step>.orbax-checkpoint-tmp`` and renames it to ``<step>`` only once
+    every array is written; ``latest_step()`` sees finalised steps only. So a save cut short (SIGKILL,
+    full disk) leaves the previous step to resume from; its temporary folder is deleted here
+    (``cleanup_tmp_directories``), giving back the space it took. Only the process holding the run
+    directory (:func:`jeeg.rundir.hold_run_dir`) opens its managers."""
     import orbax.checkpoint as ocp
 
     return ocp.CheckpointManager(
         Path(directory).absolute(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False),
+        options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False,
+                                             cleanup_tmp_directories=True),
     )
