@@ -148,9 +148,12 @@ def run_all(out, plan: dict, seeds=(0,), overrides=None, log=print) -> dict:
     from jeeg.config import make_config
     from jeeg.cv import CVRun
     from jeeg.rundir import prepare_out_dir
+    from jeeg.validate import validate
 
     configs = {(s, m): make_config(run_config(m, s, seeds, **(overrides or {})), f"{s}/{m}")
                for s, models in plan.items() for m in models}
+    for cfg in configs.values():  # every planned run, whole (model, data, chain), before the first starts
+        validate(cfg, sweep=bool(cfg.grid))
     results: dict = {}
     for (scheme, model), cfg in configs.items():
         run = Path(out) / scheme / model

@@ -31,7 +31,12 @@ def _run_config(directory: str, what: str, model: str) -> tuple[Path, CVConfig]:
     if not path.is_file():
         raise ConfigError(f"{what} {run}: no config.json there; give the directory of a finished `jeeg cv --model "
                           f"{model}` run")
-    return run, make_config(json.loads(path.read_text())["config"], str(path))
+    try:
+        values = json.loads(path.read_text())["config"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ConfigError(f"{what} {run}: {path} is not a jeeg run's config.json ({type(e).__name__}: {e}); give the "
+                          f"directory of a finished `jeeg cv --model {model}` run") from None
+    return run, make_config(values, str(path))
 
 
 def check_teacher_run(cfg: CVConfig) -> tuple[Path, CVConfig]:

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from jeeg.errors import JeegError
+from jeeg.errors import ConfigError, JeegError
 
 # flag → config key; each flag is shorthand for --set KEY=VALUE.
 FLAG_KEYS = {
@@ -130,13 +130,16 @@ def _config_from_args(args: argparse.Namespace):
             key, _, values = item.partition("=")
             if not values:
                 raise JeegError(f"--grid expects key=v1,v2,...; got {item!r}")
-            grid[key.strip()] = [json.loads(v) for v in values.split(",") if v.strip()]
+            try:
+                grid[key.strip()] = [json.loads(v) for v in values.split(",") if v.strip()]
+            except json.JSONDecodeError:
+                raise ConfigError(f"--grid {item}: values must be numbers, e.g. --grid lr=1e-3,3e-3 or "
+                                  "--grid seed=0,1") from None
         overrides["grid"] = grid
     cfg = resolve(args.config, overrides)
-    if args.command == "sweep" and not cfg.grid:
-        raise JeegError("jeeg sweep needs a grid: --grid lr=1e-3,3e-3 --grid weight_decay=0,1e-4 --grid seed=0,1")
-    if args.command == "cv" and cfg.grid:
-        raise JeegError("a grid is for jeeg sweep; jeeg cv trains one setting")
+    from jeeg.validate import validate
+
+    validate(cfg, sweep=args.command == "sweep")  # the whole config, before the run directory is made or data read
     return cfg
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -19,7 +20,7 @@ from typing import Any
 
 from jeeg.data.eegmmidb import Preprocessing
 from jeeg.engine.loop import TrainConfig
-from jeeg.errors import ConfigError
+from jeeg.errors import ConfigError, choice_error
 
 ALL_EEGMMIDB_SUBJECTS = tuple(range(1, 110))
 # Preprocessing and training defaults live in one place each; CVConfig exposes them as flat keys.
@@ -196,6 +197,19 @@ def _parse_int_list(text: str, key: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _element(v: Any, elem: type) -> Any:
+    """One element of a tuple key: an integer (``1``, ``1.0``, ``"1"``) or a name (a string)."""
+    if elem is int:
+        if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+            raise TypeError
+        if not isinstance(v, (int, float, str)):
+            raise TypeError
+        return int(v)
+    if not isinstance(v, str):
+        raise TypeError
+    return v
+
+
 def _coerce(key: str, value: Any) -> Any:
     """Convert ``value`` (from a config file, JSON or a ``--set`` string) to the key's type."""
     tp = _FIELDS[key].type
@@ -217,9 +231,11 @@ def _coerce(key: str, value: Any) -> Any:
                 if elem is int:
                     return _parse_int_list(value, key)
                 return tuple(p.strip() for p in value.split(",") if p.strip())
-            if isinstance(value, (int, float)) and elem is int:
-                return (int(value),)
-            return tuple(elem(v) for v in value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and elem is int:
+                value = [value]
+            if isinstance(value, (dict, bytes)) or not isinstance(value, typing.Iterable):
+                raise TypeError
+            return tuple(_element(v, elem) for v in value)
         if base is dict:
             if isinstance(value, str):
                 value = json.loads(value)
@@ -227,6 +243,8 @@ def _coerce(key: str, value: Any) -> Any:
                 raise TypeError
             return dict(value)
         if base is bool:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in (0, 1):
+                raise TypeError
             if isinstance(value, str):
                 low = value.strip().lower()
                 if low in ("1", "true", "yes", "on"):
@@ -234,7 +252,11 @@ def _coerce(key: str, value: Any) -> Any:
                 if low in ("0", "false", "no", "off"):
                     return False
                 raise TypeError
+            if not isinstance(value, (bool, int, float)):
+                raise TypeError
             return bool(value)
+        if isinstance(value, bool) and base in (int, float):
+            raise TypeError  # True/False for a number is a slip, not 1/0
         if base is int:
             if isinstance(value, float) and not value.is_integer():
                 raise TypeError
@@ -242,8 +264,10 @@ def _coerce(key: str, value: Any) -> Any:
         if base is float:
             return float(value)
         if base is str:
+            if isinstance(value, (list, tuple, dict, set, bytes, bool)):
+                raise TypeError
             return str(value)
-    except (TypeError, ValueError, json.JSONDecodeError):
+    except (TypeError, ValueError, OverflowError, json.JSONDecodeError):
         pass
     raise ConfigError(f"config key {key!r}: cannot use {value!r} as {tp}")
 
@@ -258,6 +282,14 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     if "task" in kwargs and isinstance(kwargs["task"], str):
         kwargs["task"] = (kwargs["task"],)
     cfg = CVConfig(**kwargs)
+    for f in fields(CVConfig):
+        v = getattr(cfg, f.name)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{f.name}={v}: give a finite number")
+    if not 0 <= cfg.seed < 2**63:
+        raise ConfigError(f"seed={cfg.seed}: seeds are integers in 0..2**63-1")
+    if cfg.weight_decay < 0:
+        raise ConfigError(f"weight_decay={cfg.weight_decay}: weight decay must be >= 0")
     if not cfg.task:
         raise ConfigError("task must name at least one task")
     if not cfg.subjects:
@@ -276,14 +308,14 @@ def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     from jeeg.representations import REPRESENTATIONS
 
     if cfg.alignment not in ALIGNMENTS:
-        raise ConfigError(f"alignment must be one of {ALIGNMENTS}; got {cfg.alignment!r}")
+        raise choice_error("alignment", cfg.alignment, ALIGNMENTS, "alignment")
 
     if cfg.representation not in REPRESENTATIONS:
-        raise ConfigError(f"representation must be one of {REPRESENTATIONS}; got {cfg.representation!r}")
+        raise choice_error("representation", cfg.representation, REPRESENTATIONS, "representation")
     if cfg.protocol not in PROTOCOLS:
-        raise ConfigError(f"protocol must be one of {PROTOCOLS}; got {cfg.protocol!r}")
+        raise choice_error("protocol", cfg.protocol, PROTOCOLS, "protocol")
     if cfg.distill not in DISTILL_MODES:
-        raise ConfigError(f"distill must be one of {DISTILL_MODES}; got {cfg.distill!r}")
+        raise choice_error("distill", cfg.distill, DISTILL_MODES, "distillation mode")
     if cfg.distill == "offline" and not cfg.teacher_run:
         raise ConfigError("distill=offline needs teacher_run=DIR, the finished `jeeg cv --model "
                           f"{cfg.teacher}` run (same data, folds and seed) whose checkpoints hold the teachers")
@@ -329,7 +361,16 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
                 parsed = json.loads(value)
             except json.JSONDecodeError:
                 parsed = value
-            out.setdefault(head, {})[name] = parsed
+            current = out.setdefault(head, {})
+            if isinstance(current, str):  # an earlier whole `--set head={...}`: its entries, then this one
+                try:
+                    current = out[head] = json.loads(current)
+                except json.JSONDecodeError:
+                    pass
+            if not isinstance(current, dict):
+                raise ConfigError(f"--set {key}: {head} was set to {out[head]!r} before, not a dict of "
+                                  f"hyper-parameters; set {head}={{...}} or {head}.NAME=VALUE")
+            current[name] = parsed
             continue
         _check_keys([key], "--set")
         out[key] = value

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from jeeg.checkpoints import check_init_run, check_teacher_run, load_init_run, load_teacher_run
+from jeeg.checkpoints import load_init_run, load_teacher_run
 from jeeg.config import CVConfig
 from jeeg.data import EpochsDataset, load_dataset
 from jeeg.errors import ConfigError
@@ -269,16 +269,14 @@ class CVRun:
     def run(self) -> dict:
         """Load, split, train and score; write every artefact. Returns the metrics dict."""
         from jeeg import report
+        from jeeg.validate import validate
 
         cfg = self.cfg
+        validate(cfg, sweep=bool(cfg.grid))  # the whole config, teacher_run / init_run too, before any data or file
         if self.resume:
             self._load_done()
         elif self.primary:
             write_run_config(self.out, cfg.to_dict(), environment())
-        if cfg.distill == "offline":  # a wrong teacher / init run fails now, not after the data are read
-            check_teacher_run(cfg)
-        if cfg.init_run:
-            check_init_run(cfg)
         self._status("loading data")
         ds = load_for_config(cfg, progress=self._status)
         folds = make_task_folds(ds, cfg)

@@ -389,6 +389,41 @@ def _run_arrays(path: Path, events_map, prep: Preprocessing, channels, cache: Pa
     return arrays, True
 
 
+def check_request(subjects, task, runs=None, preprocessing: Preprocessing = Preprocessing()):
+    """The checks :func:`load_eegmmidb` makes before it looks for any file (also run by
+    :func:`jeeg.validate.validate` before ``jeeg cv`` reads data).
+
+    Returns
+    -------
+    tuple
+        ``(task names, subjects as ints, {task: its runs}, channel names)``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown task or subject, a run outside 1..14 or not in the tasks, tasks with different
+        classes, an unknown channel name.
+    """
+    names = _resolve_tasks(task)
+    subjects = _as_ints(subjects, "subjects")
+    if bad := [s for s in subjects if not 1 <= s <= N_SUBJECTS]:
+        raise ConfigError(f"unknown EEGMMIDB subject(s) {bad}: subjects are numbered 1..{N_SUBJECTS}")
+    plan = {t: TASKS[t].runs for t in names}
+    if runs is not None:
+        wanted = _as_ints(runs, "runs")
+        for r in wanted:
+            if not 1 <= r <= 14:
+                raise ConfigError(f"run {r} does not exist: EEGMMIDB runs are numbered 1..14")
+            if not any(r in rs for rs in plan.values()):
+                owners = "; ".join(f"{t}: runs {', '.join(map(str, rs))}" for t, rs in plan.items())
+                raise ConfigError(f"run {r} is not part of task(s) {', '.join(names)} ({owners})")
+        plan = {t: tuple(r for r in rs if r in wanted) for t, rs in plan.items()}
+    channels = CHANNELS if preprocessing.channels is None else preprocessing.channels
+    if unknown := [c for c in channels if c not in CHANNELS]:
+        raise ConfigError(f"unknown EEGMMIDB channel(s) {unknown}; valid names: {', '.join(CHANNELS)}")
+    return names, subjects, plan, channels
+
+
 def load_eegmmidb(
     subjects: int | Iterable[int],
     task: str | Iterable[str],
@@ -451,24 +486,7 @@ def load_eegmmidb(
         frequencies differ (after ``resample``); the message names the file (and channel).
     """
     say = progress or (lambda msg: None)
-    names = _resolve_tasks(task)
-    subjects = _as_ints(subjects, "subjects")
-    if bad := [s for s in subjects if not 1 <= s <= N_SUBJECTS]:
-        raise ConfigError(f"unknown EEGMMIDB subject(s) {bad}: subjects are numbered 1..{N_SUBJECTS}")
-    plan = {t: TASKS[t].runs for t in names}
-    if runs is not None:
-        wanted = _as_ints(runs, "runs")
-        for r in wanted:
-            if not 1 <= r <= 14:
-                raise ConfigError(f"run {r} does not exist: EEGMMIDB runs are numbered 1..14")
-            if not any(r in rs for rs in plan.values()):
-                owners = "; ".join(f"{t}: runs {', '.join(map(str, rs))}" for t, rs in plan.items())
-                raise ConfigError(f"run {r} is not part of task(s) {', '.join(names)} ({owners})")
-        plan = {t: tuple(r for r in rs if r in wanted) for t, rs in plan.items()}
-    channels = CHANNELS if preprocessing.channels is None else preprocessing.channels
-    if unknown := [c for c in channels if c not in CHANNELS]:
-        raise ConfigError(f"unknown EEGMMIDB channel(s) {unknown}; valid names: {', '.join(CHANNELS)}")
-
+    names, subjects, plan, channels = check_request(subjects, task, runs, preprocessing)
     root = resolve_data_dir(data_dir)
     skipped: dict[str, list[int]] = {}
     if skip_missing_runs and not download:

@@ -1,0 +1,396 @@
+"""The whole configuration of a ``jeeg cv`` / ``jeeg sweep`` run checked before any data are read.
+
+:func:`validate` is called by :meth:`jeeg.cv.CVRun.run` (before the data are loaded and the
+baselines run), by the CLI before it makes the run directory, and by the main job script
+(``experiments/cross_subject_eegmmidb.py``) for every planned run before the first starts. It
+takes seconds: the networks are built and applied abstractly (:func:`jax.eval_shape`: shapes and
+dtypes only, no weights allocated, nothing compiled), on the input shape the data will have,
+computed from the config (EEGMMIDB: the sampling frequency from the header of the first EDF when
+it is on disk, :func:`data_shape`).
+
+Checked, in order: every key and value (:func:`jeeg.config.make_config`: key names, types,
+ranges, dataset / task / scheme, distillation options); the data request (subjects, runs,
+channels, epoch window, band-pass against the files' Nyquist frequency); the split scheme against
+the number of subjects and runs; the baselines; the grid of a sweep; the input representation and
+its kwargs; the model and, when distilling, the teacher with their kwargs and input channels;
+the runs a distillation chain reads (``teacher_run``, ``init_run``: finished, same folds, same
+model, read from their ``config.json`` without loading weights).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import json
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from jeeg.config import GRID_KEYS, CVConfig, make_config
+from jeeg.errors import ConfigError, choice_error
+
+#: Most weights a network may have (5e8 float32 = 2 GB per member): more is a size typed wrong.
+MAX_PARAMS = 5e8
+#: Most samples a trial may have (a day at 1 kHz is 8.6e7).
+MAX_SAMPLES = 1e8
+#: Arguments of every model's constructor that come from the data, not from ``model_kwargs``.
+_DATA_ARGS = ("self", "n_chans", "n_outputs", "n_times", "sfreq", "rngs")
+
+
+class DataShape(NamedTuple):
+    """What the model sees of the data, from the config alone (no trial is read).
+
+    ``n_chans`` channels of ``n_times`` samples at ``sfreq`` Hz, ``n_classes`` classes;
+    ``ch_names``: the channels' names in order, or None where only the recording tells
+    (sleep datasets)."""
+
+    n_chans: int
+    n_times: int
+    sfreq: float
+    n_classes: int
+    ch_names: tuple[str, ...] | None
+
+
+def _edf_sfreq(cfg: CVConfig, subjects, plan) -> float | None:
+    """Sampling frequency in Hz from the header of the first run file of the first subject, if
+    that file is on disk (EEGMMIDB: 160 Hz, a few subjects 128 Hz); None otherwise."""
+    from jeeg.data.eegmmidb import edf_path, resolve_data_dir
+
+    runs = [r for rs in plan.values() for r in rs]
+    if not subjects or not runs:
+        return None
+    path = edf_path(resolve_data_dir(cfg.data_dir), subjects[0], runs[0])
+    if not path.is_file():
+        return None
+    try:
+        import mne
+
+        return float(mne.io.read_raw_edf(path, preload=False, verbose="error").info["sfreq"])
+    except Exception:  # noqa: BLE001 - an unreadable header is reported (named) by the loader
+        return None
+
+
+def _n_samples(n: float, cfg: CVConfig) -> int:
+    """Samples of one trial (``n`` = window in s times Hz), refusing windows no recording holds."""
+    if not math.isfinite(n) or n > MAX_SAMPLES:
+        raise ConfigError(f"tmin={cfg.tmin}, tmax={cfg.tmax}, resample={cfg.resample}: a trial of {n:.3g} samples is "
+                          f"longer than any recording (at most {MAX_SAMPLES:.0e}); shorten the window")
+    return round(n)
+
+
+def data_shape(cfg: CVConfig) -> DataShape:
+    """The shape of the trials ``cfg`` asks for, computed without reading them.
+
+    EEGMMIDB: 64 channels or ``channels``; ``sfreq`` = ``resample``, else the first EDF's header
+    (160 Hz when no file is on disk yet); ``n_times = round((tmax - tmin) * sfreq)``. SEED /
+    SEED-IV: 62 channels at 200 Hz, windows of ``tmax`` s. Sleep datasets: 30-s epochs at
+    ``resample`` (default 200) Hz.
+
+    Raises
+    ------
+    ConfigError
+        The request checks of the dataset (:func:`jeeg.data.eegmmidb.check_request`: unknown
+        subject, run or channel); an epoch window without a sample; ``h_freq`` at or above the
+        files' Nyquist frequency.
+    """
+    from jeeg.data import DATASET_TASKS
+
+    pre = cfg.preprocessing()
+    if cfg.dataset == "eegmmidb":
+        from jeeg.data.eegmmidb import TASKS, check_request
+
+        names, subjects, plan, channels = check_request(list(cfg.subjects), list(cfg.task),
+                                                        list(cfg.runs) if cfg.runs is not None else None, pre)
+        file_sfreq = _edf_sfreq(cfg, subjects, plan) or 160.0
+        if pre.h_freq is not None and pre.h_freq >= file_sfreq / 2:
+            raise ConfigError(f"h_freq={pre.h_freq} Hz is at or above the Nyquist frequency ({file_sfreq / 2:g} Hz) of "
+                              "the EEGMMIDB recordings; lower h_freq or set it to none")
+        sfreq = pre.resample or file_sfreq
+        n_times = _n_samples((pre.tmax - pre.tmin) * sfreq, cfg)
+        shape = DataShape(len(channels), n_times, sfreq, len(TASKS[names[0]].classes), tuple(channels))
+    elif cfg.dataset in ("seed", "seed_iv"):
+        from jeeg.data import seed
+
+        channels = pre.channels or seed.SEED_CHANNELS
+        sfreq = seed.SFREQ
+        shape = DataShape(len(channels), _n_samples(pre.tmax * sfreq, cfg), sfreq, len(seed._spec(cfg.dataset).classes),
+                          tuple(channels))
+    elif cfg.dataset in ("slpdb", "sleep_edf"):
+        from jeeg.data.psg import SCHEMES, WINDOW_S
+        from jeeg.data.sleep import SLEEP_TASKS
+
+        default = ("EEG", "ECG") if cfg.dataset == "slpdb" else ("EEG Fpz-Cz", "EEG Pz-Oz")
+        sfreq = pre.resample or 200.0
+        shape = DataShape(len(pre.channels or default), _n_samples(WINDOW_S * sfreq, cfg), sfreq,
+                          len(SCHEMES[SLEEP_TASKS[cfg.task[0]]][0]), None)
+    else:  # make_config refuses unknown datasets; a dataset added without a shape here is not refused
+        raise choice_error("dataset", cfg.dataset, DATASET_TASKS, "dataset")
+    if shape.n_times < 1:
+        raise ConfigError(f"tmin={cfg.tmin}, tmax={cfg.tmax}: the epoch window holds no sample at {shape.sfreq:g} Hz; "
+                          "widen it (tmax > tmin)")
+    return shape
+
+
+def _check_scheme(cfg: CVConfig) -> None:
+    """Fold counts the subjects and runs can support (SEED / SEED-IV check theirs in
+    :func:`jeeg.data.seed.check_cv_config`)."""
+    if cfg.dataset in ("seed", "seed_iv"):
+        return
+    n_subjects = len(set(cfg.subjects))
+    if cfg.scheme != "loso" and cfg.n_folds < 2:
+        raise ConfigError(f"n_folds={cfg.n_folds}: scheme={cfg.scheme!r} needs n_folds >= 2")
+    if cfg.scheme == "subject_group_kfold" and cfg.n_folds > n_subjects:
+        raise ConfigError(f"n_folds={cfg.n_folds}: scheme=subject_group_kfold deals whole subjects into n_folds groups "
+                          f"and has {n_subjects} subject(s); set n_folds=2..{n_subjects} or add subjects")
+    if cfg.scheme in ("loso", "subject_group_kfold") and n_subjects < 3:
+        raise ConfigError(f"subjects: scheme={cfg.scheme!r} needs at least 3 subjects (test, validation, training); "
+                          f"got {n_subjects}; use a within_subject_* scheme or add subjects")
+    if cfg.scheme == "within_subject_run_blocks" and cfg.dataset == "eegmmidb":
+        from jeeg.data.eegmmidb import TASKS
+
+        n_runs = min(len([r for r in TASKS[t].runs if cfg.runs is None or r in cfg.runs]) for t in cfg.task)
+        if cfg.n_folds > n_runs:
+            raise ConfigError(f"n_folds={cfg.n_folds}: within_subject_run_blocks deals each subject's runs of a task "
+                              f"into n_folds blocks and a task here has {n_runs} run(s); set n_folds=2..{n_runs}")
+
+
+def _check_baselines(cfg: CVConfig, shape: DataShape) -> None:
+    from jeeg.baselines import BASELINES
+
+    for name in cfg.baselines:
+        if name not in BASELINES:
+            raise choice_error("baselines", name, BASELINES, "baseline")
+    if len(set(cfg.baselines)) != len(cfg.baselines):
+        raise ConfigError(f"baselines={list(cfg.baselines)} names a baseline twice; list each once")
+    if "csp_lda" in cfg.baselines and shape.n_chans < 2:
+        raise ConfigError(f"baselines: csp_lda needs at least 2 channels (spatial filters); channels gives {shape.n_chans}")
+
+
+def _check_grid(cfg: CVConfig, sweep: bool) -> None:
+    """A sweep's grid: its keys (:data:`jeeg.config.GRID_KEYS`), and each value as valid as the key
+    set alone (:func:`jeeg.config.make_config`: ``lr > 0``, ``weight_decay >= 0``, ``seed`` in
+    0..2**63-1), each once."""
+    if sweep and not cfg.grid:
+        raise ConfigError(f"grid: jeeg sweep needs a grid over {', '.join(GRID_KEYS)}, e.g. --grid lr=1e-3,3e-3 "
+                          "--grid seed=0,1")
+    if not sweep and cfg.grid:
+        raise ConfigError(f"grid={cfg.grid} is for jeeg sweep; jeeg cv trains one setting (remove grid, or run jeeg sweep)")
+    for key, values in cfg.grid.items():
+        if key not in GRID_KEYS:
+            raise choice_error("grid key", key, GRID_KEYS, "key a grid may vary")
+        seen = []
+        for v in values:
+            if isinstance(v, (bool, dict, list, tuple)) or v is None:
+                raise ConfigError(f"grid[{key!r}]: {v!r} is not a number; list numbers, e.g. {key}=1e-3,3e-3")
+            try:
+                one = make_config({**cfg.to_dict(), key: v, "grid": {}}, f"grid[{key!r}]")
+            except ConfigError as e:
+                raise ConfigError(f"grid[{key!r}] value {v!r}: {e}") from None
+            val = getattr(one, key)
+            if val in seen:
+                raise ConfigError(f"grid[{key!r}] lists {v!r} twice; list each value once")
+            seen.append(val)
+
+
+def _representation_shape(cfg: CVConfig, shape: DataShape) -> tuple[int, ...] | None:
+    """The per-trial shape of the model's input before any channel map: the raw trials
+    ``(n_chans, n_times)`` or the representation's output (computed from two synthetic trials of
+    the data's shape, so every ``representation_kwargs`` value is exercised). None where the
+    channel names are only known from the recording."""
+    from jeeg.representations import REPRESENTATIONS, model_inputs
+
+    if cfg.representation not in REPRESENTATIONS:
+        raise choice_error("representation", cfg.representation, REPRESENTATIONS, "representation")
+    if cfg.representation == "raw":
+        model_inputs("raw", np.zeros((1, 1, 1), np.float32), shape.sfreq, ("x",), standardize=False,
+                     **cfg.representation_kwargs)
+        return (shape.n_chans, shape.n_times)
+    if shape.ch_names is None:
+        return None
+    X = np.random.default_rng(0).standard_normal((2, shape.n_chans, shape.n_times)).astype(np.float32)
+    try:
+        out = model_inputs(cfg.representation, X, shape.sfreq, shape.ch_names, standardize=cfg.standardize,
+                           **cfg.representation_kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"representation={cfg.representation!r} with representation_kwargs="
+                          f"{cfg.representation_kwargs}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any failure on synthetic trials is a bad option value
+        params = [p for p in inspect.signature(_representation_fn(cfg.representation)).parameters
+                  if p not in ("X", "sfreq", "ch_names")]
+        raise ConfigError(f"representation_kwargs={cfg.representation_kwargs} of representation="
+                          f"{cfg.representation!r} fail ({type(e).__name__}: {e}); its options: {', '.join(params)}") from None
+    return tuple(out.shape[1:])
+
+
+def _representation_fn(name: str):
+    from jeeg.representations import sst_grid_inputs
+
+    return {"sst_grid": sst_grid_inputs}[name]
+
+
+def _hyper_parameters(name: str) -> dict:
+    """``{name: default}`` of a registered model's hyper-parameters (its ``model_kwargs``)."""
+    from jeeg.models import get_model_spec
+
+    params = inspect.signature(get_model_spec(name).cls.__init__).parameters
+    return {p: (v.default if v.default is not inspect.Parameter.empty else "required")
+            for p, v in params.items() if p not in _DATA_ARGS and v.kind is not v.VAR_KEYWORD}
+
+
+@functools.lru_cache(maxsize=256)
+def _abstract_build(name: str, kwargs_json: str, n_chans: int, n_times: int, sfreq: float, n_classes: int,
+                    fed_shape: tuple[int, ...] | None) -> str | None:
+    """Build model ``name`` and apply it to a batch of 2 trials of ``fed_shape`` under
+    :func:`jax.eval_shape` (no weights allocated). Returns None, or what went wrong."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from jeeg.engine.loop import member_formulation
+    from jeeg.models import build_model
+
+    kwargs = member_formulation(name, json.loads(kwargs_json), "map")
+    limit = max(4096, 4 * n_times)
+    huge = [k for k, v in kwargs.items() if any(isinstance(x, int) and not isinstance(x, bool) and abs(x) > limit
+                                                 for x in (v if isinstance(v, list) else [v]))]
+    if huge:  # a size far beyond the trial: a typo, and tracing it could take hours (a Python loop per tap)
+        return f"{huge[0]}={kwargs[huge[0]]} is implausibly large for trials of {n_times} samples (limit {limit})"
+
+    def build():
+        return build_model(name, n_chans, n_classes, n_times, sfreq, rngs=nnx.Rngs(params=0), **kwargs)
+
+    try:
+        leaves = jax.tree_util.tree_leaves_with_path(nnx.state(nnx.eval_shape(build)))
+    except ConfigError as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - a model that cannot be built from these values: a bad value
+        return f"{type(e).__name__}: {e}"
+    shapes = [(jax.tree_util.keystr(p), tuple(getattr(x, "shape", ()))) for p, x in leaves]
+    if empty := [f"{p} {shp}" for p, shp in shapes if 0 in shp]:
+        return f"weights {', '.join(empty[:3])} have no element (a size of 0: n_times too short or a size set to 0)"
+    n_params = sum(int(np.prod(shp, dtype=np.float64)) for _, shp in shapes)
+    if n_params > MAX_PARAMS:
+        return f"it would have {n_params:.3g} weights (more than {MAX_PARAMS:.0e}): a size is far too large"
+
+    def run():
+        model = build()
+        want = tuple(getattr(model, "input_shape", None) or (n_chans, n_times))
+        if fed_shape is not None and want != tuple(fed_shape):
+            raise ConfigError(f"the model takes trials of shape {want} but is fed {tuple(fed_shape)}; make "
+                              "model_kwargs match representation_kwargs (e.g. grid_shape, n_frames)")
+        return model(jnp.zeros((2, *want), jnp.float32), train=False)
+
+    try:
+        out = jax.eval_shape(run)
+    except ConfigError as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - a model that cannot be applied with these values: a bad value
+        return f"{type(e).__name__}: {e}"
+    logits = out[0] if isinstance(out, tuple) else out
+    if tuple(logits.shape) != (2, n_classes):
+        return f"it gives outputs of shape {tuple(logits.shape)} for 2 trials, not (2, {n_classes})"
+    return None
+
+
+def check_model(key: str, name: str, kwargs: dict, n_chans: int, n_times: int, sfreq: float, n_classes: int,
+                fed_shape: tuple[int, ...] | None = None) -> None:
+    """Check that the registered model ``name`` (config key ``key``: ``model`` or ``teacher``) with
+    ``kwargs`` (``model_kwargs`` / ``teacher_kwargs``) can be built for ``n_chans`` x ``n_times``
+    trials at ``sfreq`` Hz with ``n_classes`` outputs, and applied to inputs of ``fed_shape``
+    (default (n_chans, n_times)), abstractly.
+
+    Raises
+    ------
+    ConfigError
+        An unknown model (the registered ones listed, with the closest), a hyper-parameter the model
+        does not take (its hyper-parameters listed, with the closest), or one whose value (or the
+        data's shape) the model cannot be built or applied with (the model's hyper-parameters and
+        defaults listed).
+    """
+    from jeeg.models import REGISTRY
+
+    kw_key = f"{key}_kwargs"
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise choice_error(key, name, sorted(REGISTRY), "model")
+    hyper = _hyper_parameters(name)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(REGISTRY[name].cls.__init__).parameters.values())
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"{kw_key} must be a dict of {name}'s hyper-parameters; got {kwargs!r}")
+    for k in kwargs:
+        if not takes_any and k not in hyper:
+            close = difflib.get_close_matches(str(k), list(hyper), n=2)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise ConfigError(f"{kw_key}: {k!r} is not a hyper-parameter of {key}={name!r}; choose among: "
+                              f"{', '.join(hyper) or 'none'}{hint}")
+    try:
+        kwargs_json = json.dumps(kwargs, sort_keys=True)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{kw_key}={kwargs!r}: values must be numbers, strings, booleans or lists of them") from None
+    problem = _abstract_build(name, kwargs_json, int(n_chans), int(n_times), float(sfreq), int(n_classes),
+                              None if fed_shape is None else tuple(fed_shape))
+    if problem is not None:
+        defaults = ", ".join(f"{k}={v!r}" for k, v in hyper.items())
+        raise ConfigError(
+            f"{key}={name!r} with {kw_key}={kwargs} cannot be built for this data (n_chans={n_chans}, n_times={n_times} "
+            f"at {sfreq:g} Hz, {n_classes} classes): {problem}. Change {kw_key} (its hyper-parameters, with defaults: "
+            f"{defaults}) or the data keys (channels, {key}_channels, tmin, tmax, resample, representation_kwargs)")
+
+
+def _check_networks(cfg: CVConfig, shape: DataShape) -> None:
+    """The model and (when distilling) the teacher, each on the input it will be fed."""
+    rep = _representation_shape(cfg, shape)
+    maps = {"model": None, "teacher": None}
+    if cfg.model_channels or cfg.teacher_channels:
+        from jeeg.cv import input_maps
+
+        if shape.ch_names is not None or cfg.representation != "raw":
+            maps = input_maps(cfg, shape.ch_names or ())
+        else:  # sleep recordings name their channels: only the count is known here
+            maps = {w: np.zeros((len(getattr(cfg, f"{w}_channels")), shape.n_chans)) if getattr(cfg, f"{w}_channels")
+                    else None for w in maps}
+    who = [("model", cfg.model, cfg.model_kwargs)]
+    if cfg.distill != "none":
+        who.append(("teacher", cfg.teacher, cfg.teacher_kwargs))
+    for key, name, kwargs in who:
+        m = maps[key]
+        n_in = shape.n_chans if m is None else m.shape[0]
+        fed = (n_in, shape.n_times) if m is not None else rep
+        check_model(key, name, dict(kwargs), n_in, shape.n_times, shape.sfreq, shape.n_classes, fed)
+
+
+def _check_chain(cfg: CVConfig) -> None:
+    """``teacher_run`` / ``init_run``: finished runs on the same folds, of the teacher / this model
+    (:func:`jeeg.checkpoints.check_teacher_run`, :func:`jeeg.checkpoints.check_init_run`: their
+    ``config.json``, ``metrics.json`` and checkpoint folder, no weights loaded)."""
+    from jeeg.checkpoints import check_init_run, check_teacher_run
+
+    if cfg.distill == "offline":
+        check_teacher_run(cfg)
+    if cfg.init_run:
+        check_init_run(cfg)
+
+
+def validate(cfg: CVConfig, *, sweep: bool = False) -> None:
+    """Check the whole resolved configuration of a ``jeeg cv`` (``sweep=False``) or ``jeeg sweep``
+    (``sweep=True``) run before any data are read or any baseline is fitted (see the module
+    docstring for what is checked). Takes about a second; reads at most one EDF header.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the bad value and the valid choices.
+    """
+    if not isinstance(cfg, CVConfig):
+        raise ConfigError(f"validate takes a CVConfig (jeeg.config.make_config); got {type(cfg).__name__}")
+    cfg = make_config(cfg.to_dict(), "config")  # every key, type and range; dataset, task and scheme
+    _check_grid(cfg, sweep)
+    _check_scheme(cfg)
+    shape = data_shape(cfg)
+    _check_baselines(cfg, shape)
+    _check_networks(cfg, shape)
+    _check_chain(cfg)
+
+
+__all__ = ["DataShape", "check_model", "data_shape", "validate"]
