@@ -1,6 +1,6 @@
 """Train steps: samples/s of one training step of each jeeg model against its PyTorch peer, same run.
 
-Three pairs, each on both sides with the same batch, input shape, class count, loss
+Each pair has on both sides with the same batch, input shape, class count, loss
 (softmax cross-entropy on logits) and optimiser (AdamW, same lr and weight decay; no lr schedule):
 
 =================================  ==============================  =====================================
@@ -8,6 +8,8 @@ pair                               jeeg (registry name, kwargs)    PyTorch peer 
 =================================  ==============================  =====================================
 ``eegnet``                         ``eegnet`` {}                   braindecode 0.8.1 ``EEGNetv4(n_chans=64,
                                                                    n_outputs=2, n_times=640)``
+``eegnet_62x1500``                 ``eegnet`` {}                   ``EEGNetv4(n_chans=62, n_outputs=6,
+                                                                   n_times=1500)``
 ``sst_emotionnet``                 ``sst_emotionnet``              TorchEEG 1.1.3 ``SSTEmotionNet()``
                                    {variant: torcheeg, 32 x 32,    defaults: grid (32, 32), 5 + 25 maps,
                                    5 bands, 25 frames}             ``num_classes=3``
@@ -26,6 +28,10 @@ Shapes, batches and optimisers, and where they come from:
   Both sides at braindecode's defaults (F1 8, D 2, F2 16, temporal kernel 64), so the two
   networks are the same function class (jeeg's first BatchNorm drops its cancelled affine,
   module docstring of ``jeeg.models.eegnet``).
+* ``eegnet_62x1500``: the same two networks at the shapes where EEGNet is MSC-T3AM's distillation
+  teacher: 62 channels x 1500 samples (6 s at 250 Hz), 6 classes, batch 16 and AdamW lr 1e-2,
+  weight decay 1e-2, the MSC-T3AM reference's training (github.com/BICN001/MSC-T3AM,
+  ``net_train.py``).
 * ``sst_emotionnet``: TorchEEG's ``SSTEmotionNet`` defaults — input (batch, 5 + 25, 32, 32):
   5 spectral (DE band) maps then 25 temporal maps on a 32 x 32 electrode grid, 3 classes
   (SEED); jeeg's ``variant="torcheeg"`` is TorchEEG's port (github.com/torcheeg/torcheeg,
@@ -102,6 +108,9 @@ PAIRS: dict[str, dict] = {
     "eegnet": dict(
         model="eegnet", kwargs={}, peer="braindecode.EEGNetv4", **EEGMMIDB, n_classes=2,
         batch=64, quick_batch=16, lr=1e-3, weight_decay=1e-4),
+    "eegnet_62x1500": dict(
+        model="eegnet", kwargs={}, peer="braindecode.EEGNetv4", peer_build="eegnet", n_chans=62, n_times=1500,
+        sfreq=250.0, n_classes=6, batch=16, quick_batch=4, lr=1e-2, weight_decay=1e-2),
     "sst_emotionnet": dict(
         model="sst_emotionnet",
         kwargs={"variant": "torcheeg", "grid_shape": [32, 32], "n_bands": 5, "n_frames": 25},
@@ -150,7 +159,7 @@ def jeeg_step(spec: dict, batch: int, repeats: int, warmup: int, seed: int = 0) 
 
 def peer_config(pair: str, spec: dict, batch: int, input_shape: list[int], repeats: int, warmup: int) -> dict:
     """The ``--config`` of ``peers/train_step_peer.py`` for ``pair``."""
-    return {"pair": pair, "batch": batch, "input_shape": input_shape, "n_classes": spec["n_classes"],
+    return {"pair": spec.get("peer_build", pair), "batch": batch, "input_shape": input_shape, "n_classes": spec["n_classes"],
             "lr": spec["lr"], "weight_decay": spec["weight_decay"], "repeats": repeats, "warmup": warmup, "seed": 0,
             "model_kwargs": {k: v for k, v in spec["kwargs"].items() if k in ("spectral_depth", "temporal_depth")}}
 

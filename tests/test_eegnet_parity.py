@@ -20,8 +20,8 @@ What makes the one-step comparison fair (each a documented difference, not a tol
   below the tolerance either way).
 
 The step is jeeg's own (:meth:`jeeg.engine.loop.CompiledLoop._train_step_one`: cross-entropy,
-optax AdamW, constraints), with a constant learning rate, in both formulations of the first
-convolution (``temporal_conv``: one convolution, or the shifted sums used for vmapped members).
+optax AdamW, constraints), with a constant learning rate, in every formulation of rows 1–2
+(``temporal_conv``: one convolution, shifted sums, or the default spatial-filters-first form).
 Measured (2026-11-29, braindecode 0.8.1, torch 2.13 CPU): logits within 3e-7, parameters after
 the step within 1.2e-7 (the step moves them by 1e-3 to 1.7e-3; without the weight decay
 jeeg would be off by up to 7e-4), running statistics within 1.2e-7 after the variance correction.
@@ -90,8 +90,8 @@ def _part(z: dict, prefix: str) -> dict:
     return {k.removeprefix(prefix): v for k, v in z.items() if k.startswith(prefix)}
 
 
-@pytest.mark.parametrize("chans,times,sfreq,temporal_conv", [(8, 256, 128.0, "conv"), (8, 256, 128.0, "shifted"),
-                                                              (64, 640, 160.0, "conv")])
+@pytest.mark.parametrize("chans,times,sfreq,temporal_conv", [(8, 256, 128.0, "shifted"), (8, 256, 128.0, "factored"),
+                                                              (64, 640, 160.0, "conv"), (64, 640, 160.0, "factored")])
 def test_braindecode_weights_logits_and_one_step(chans, times, sfreq, temporal_conv, tmp_path):
     z, meta = _reference(tmp_path, chans, times)
     loop = CompiledLoop("eegnet", {"drop": 0.0, "temporal_conv": temporal_conv}, chans, 4, times, sfreq,

@@ -114,21 +114,84 @@ def test_additive_attention_by_hand():
 
 @pytest.mark.parametrize("name", ["stff_da", "eegnet"])
 def test_temporal_conv_shifted_equals_conv(name):
-    """Row 1 as shifted multiply-adds (accelerators' default) gives the convolution's logits with
-    the same parameters; on the CPU, "auto" is the convolution, bit for bit."""
+    """Row 1 as shifted multiply-adds gives the convolution's logits with the same parameters;
+    "auto" is the factored form (rows 1–2 spatial filters first) on every backend."""
     x = jax.random.normal(jax.random.key(2), (3, 8, 160))
     a = build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0), temporal_conv="conv")
     b = build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0), temporal_conv="shifted")
     auto = build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0))
-    assert jax.default_backend() == "cpu" and auto.conv_t.resolved_impl() == "conv"
+    assert auto.conv_t.resolved_impl() == "factored"
     sa, sb = nnx.state(a, nnx.Param), nnx.state(b, nnx.Param)
     assert jax.tree.structure(sa) == jax.tree.structure(sb)
     for pa, pb in zip(jax.tree.leaves(sa), jax.tree.leaves(sb), strict=True):
         np.testing.assert_array_equal(np.asarray(pa), np.asarray(pb))
     np.testing.assert_allclose(np.asarray(b(x)), np.asarray(a(x)), rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(auto(x)), np.asarray(a(x)))
+    np.testing.assert_allclose(np.asarray(auto(x)), np.asarray(a(x)), rtol=1e-5, atol=1e-5)
     with pytest.raises(ConfigError, match="temporal_conv='fft'"):
         build_model(name, 8, 2, 160, 160.0, rngs=nnx.Rngs(0), temporal_conv="fft")
+
+
+@pytest.mark.parametrize("name,n_chans,n_times,sfreq", [
+    ("eegnet", 64, 640, 160.0),   # EEGMMIDB, K = 64 taps, symmetric padding 32
+    ("eegnet", 5, 40, 128.0),     # fewer samples than taps: the window-moment edge terms overlap
+    ("stff_da", 21, 320, 80.0),   # 'SAME' padding, K = 20 (even), as in the cross-subject job
+    ("stff_da", 6, 250, 250.0),   # K = 64, odd/even split of 'SAME'
+])
+def test_factored_rows_1_2_equal_the_plain_order(name, n_chans, n_times, sfreq):
+    """Rows 1–2 with spatial filters first (``temporal_conv="factored"``, the default) equal the
+    plain order (one convolution per channel, BatchNorm, spatial filters) in a training step:
+    logits with batch statistics, the updated running statistics, the gradient of every
+    parameter, then the eval-mode logits with those running statistics. Inputs have a non-zero
+    mean and a scale of 3, so the mean and variance terms matter."""
+    x = 3.0 * jax.random.normal(jax.random.key(5), (6, n_chans, n_times)) + 0.7
+    y = jnp.arange(6) % 2
+
+    def step(impl):
+        no_dropout = {"drop": 0.0} if name == "eegnet" else {"drop_cnn": 0.0, "drop_head": 0.0}
+        model = build_model(name, n_chans, 2, n_times, sfreq, rngs=nnx.Rngs(3), temporal_conv=impl, **no_dropout)
+
+        def loss(m):
+            logits = m(x, train=True)
+            return -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1).mean(), logits
+
+        (l, logits), grads = nnx.value_and_grad(loss, has_aux=True)(model)
+        stats = jax.tree.leaves(nnx.state(model, nnx.BatchStat))
+        return logits, stats, jax.tree.leaves(nnx.state(grads, nnx.Param)), model(x, train=False)
+
+    plain, fact = step("conv"), step("factored")
+    np.testing.assert_allclose(np.asarray(fact[0]), np.asarray(plain[0]), rtol=2e-5, atol=2e-5)
+    for a, b in zip(fact[1], plain[1], strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6)
+    for a, b in zip(fact[2], plain[2], strict=True):
+        scale = float(np.abs(np.asarray(b)).max())
+        assert scale > 0
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-4 * scale)
+    np.testing.assert_allclose(np.asarray(fact[3]), np.asarray(plain[3]), rtol=2e-5, atol=2e-5)
+
+
+def test_lagged_moments_and_depthwise_correlate():
+    """The window moments equal the sums over an explicit window matrix, and the depthwise
+    correlation's custom gradient equals autodiff of its shifted sums."""
+    from jeeg.models.layers import depthwise_correlate, lagged_moments, shifted_sum
+
+    rng = np.random.default_rng(0)
+    for N, T, K, pads in ((7, 50, 8, (4, 4)), (3, 20, 16, (7, 8)), (4, 9, 16, (8, 8)), (2, 30, 5, (0, 0))):
+        x = rng.standard_normal((N, T)) + 0.5
+        m, M, n = lagged_moments(jnp.asarray(x, jnp.float32), K, pads)
+        xp = np.pad(x, ((0, 0), pads))
+        T1 = xp.shape[1] - K + 1
+        win = xp[:, np.arange(T1)[:, None] + np.arange(K)[None, :]].reshape(-1, K)  # (N·T1, K)
+        assert n == N * T1
+        np.testing.assert_allclose(np.asarray(m), win.sum(0), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(M), win.T @ win, rtol=1e-5, atol=1e-3)
+    a = jnp.asarray(rng.standard_normal((3, 40, 5)), jnp.float32)
+    k = jnp.asarray(rng.standard_normal((9, 5)), jnp.float32)
+    r = jnp.asarray(rng.standard_normal((3, 32, 5)), jnp.float32)
+    np.testing.assert_allclose(np.asarray(depthwise_correlate(a, k)), np.asarray(shifted_sum(a, k, (0, 0))), rtol=1e-6)
+    g1 = jax.grad(lambda a, k: (depthwise_correlate(a, k) * r).sum(), argnums=(0, 1))(a, k)
+    g2 = jax.grad(lambda a, k: (shifted_sum(a, k, (0, 0)) * r).sum(), argnums=(0, 1))(a, k)
+    for u, v in zip(g1, g2, strict=True):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-5)
 
 
 def test_temporal_filter_bank_padding():

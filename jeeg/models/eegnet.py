@@ -40,7 +40,13 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jeeg.errors import ConfigError
-from jeeg.models.layers import DepthwiseSpatialConv, DepthwiseTemporalConv, TemporalFilterBank, glorot
+from jeeg.models.layers import (
+    DepthwiseSpatialConv,
+    DepthwiseTemporalConv,
+    TemporalFilterBank,
+    glorot,
+    temporal_bn_spatial,
+)
 
 
 class EEGNetV4(nnx.Module):
@@ -68,7 +74,7 @@ class EEGNetV4(nnx.Module):
         Dropout after each pooling (0.25).
     max_norm : float
         Max L2 norm of each spatial filter (1.0).
-    temporal_conv : {"auto", "conv", "shifted"}
+    temporal_conv : {"auto", "factored", "conv", "shifted"}
         How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is the
         convolution unless the training engine chooses shifted multiply-adds for vmapped members
         (:func:`jeeg.engine.member_formulation`). Same parameters and maths either way.
@@ -139,9 +145,12 @@ class EEGNetV4(nnx.Module):
         """Rows 1–5: x (batch, n_chans, n_times) → (batch, n_final, F2)."""
         det = not train
         B, C, T = x.shape
-        h = self.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, -1, self.conv_t.out_features)  # (B, C, T1, F1)
-        h = self.bn_t(h, use_running_average=det)
-        h = self.conv_s(h)[:, None]  # (B, 1, T1, F1·D)
+        if self.conv_t.resolved_impl() == "factored":  # rows 1–2, spatial filters first, same maths
+            h = temporal_bn_spatial(x, self.conv_t, self.bn_t, self.conv_s, train=train)[:, None]
+        else:
+            h = self.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, -1, self.conv_t.out_features)  # (B, C, T1, F1)
+            h = self.bn_t(h, use_running_average=det)
+            h = self.conv_s(h)[:, None]  # (B, 1, T1, F1·D)
         h = jax.nn.elu(self.bn_s(h, use_running_average=det))
         h = self.drop1(nnx.avg_pool(h, (1, self.pool1), strides=(1, self.pool1)), deterministic=det, rngs=rngs)
         h = self.conv_sep_p(self.conv_sep_d(h))

@@ -42,7 +42,14 @@ from flax import nnx
 
 from jeeg.attention import additive_attention
 from jeeg.errors import ConfigError
-from jeeg.models.layers import LSTM, DepthwiseSpatialConv, DepthwiseTemporalConv, TemporalFilterBank, glorot
+from jeeg.models.layers import (
+    LSTM,
+    DepthwiseSpatialConv,
+    DepthwiseTemporalConv,
+    TemporalFilterBank,
+    glorot,
+    temporal_bn_spatial,
+)
 
 
 class STFFDA(nnx.Module):
@@ -68,7 +75,7 @@ class STFFDA(nnx.Module):
         Dropout after each pooling (0.25) and before the classifier (0.5).
     max_norm : float
         Max L2 norm of each spatial (depthwise) filter (1.0).
-    temporal_conv : {"auto", "conv", "shifted"}
+    temporal_conv : {"auto", "factored", "conv", "shifted"}
         How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is the
         convolution unless the training engine chooses shifted multiply-adds for vmapped members
         (:func:`jeeg.engine.member_formulation`). Same parameters and maths either way.
@@ -148,9 +155,12 @@ class STFFDA(nnx.Module):
         """Forward pass. x: (batch, n_chans, n_times) → logits (batch, n_outputs)."""
         det = not train
         B, C, T = x.shape
-        h = self.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, T, -1)  # row 1: (B, C, T, F1)
-        h = self.bn_t(h, use_running_average=det)
-        h = self.conv_s(h)[:, None]  # row 2: (B, 1, T, F1·D)
+        if self.conv_t.resolved_impl() == "factored":  # rows 1–2, spatial filters first, same maths
+            h = temporal_bn_spatial(x, self.conv_t, self.bn_t, self.conv_s, train=train)[:, None]
+        else:
+            h = self.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, T, -1)  # row 1: (B, C, T, F1)
+            h = self.bn_t(h, use_running_average=det)
+            h = self.conv_s(h)[:, None]  # row 2: (B, 1, T, F1·D)
         h = jax.nn.elu(self.bn_s(h, use_running_average=det))
         h = self.drop1(nnx.avg_pool(h, (1, 4), strides=(1, 4)), deterministic=det, rngs=rngs)  # row 3
         h = self.conv_sep_p(self.conv_sep_d(h))
