@@ -143,7 +143,7 @@ class MSCAttention(nnx.Module):
     def __call__(self, x: jax.Array, det: bool, rngs):
         """x: (B, N, E) → output (B, N, E) and attention (B, h, N, N)."""
         B, N, E = x.shape
-        split = lambda t: t.reshape(B, N, self.n_heads, E // self.n_heads).transpose(0, 2, 1, 3)  # noqa: E731
+        split = lambda t: t.reshape(B, N, self.n_heads, E // self.n_heads).transpose(0, 2, 1, 3)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
         if self.msc is not None:
             q, k, v = (self.msc(t, det, rngs) for t in (q, k, v))

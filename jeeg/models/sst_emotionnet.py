@@ -59,8 +59,8 @@ convolution (116 → 28 ms), the 5x5x3 stem as a 2-D convolution over 3-frame st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -270,7 +270,7 @@ class DenseNet3D(nnx.Module):
                  rngs: nnx.Rngs):
         n_layers = (depth - 4) // 3 // 2  # bottleneck halves the layers per block
         self.torcheeg = torcheeg
-        bn = lambda c: nnx.BatchNorm(c, momentum=bn_momentum, epsilon=1.1e-5, rngs=rngs)  # noqa: E731
+        bn = lambda c: nnx.BatchNorm(c, momentum=bn_momentum, epsilon=1.1e-5, rngs=rngs)
         ckw = dict(init=init, torch_init=torcheeg)
         c = 2 * growth
         plan = []
