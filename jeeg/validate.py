@@ -12,7 +12,8 @@ Checked, in order: every key and value (:func:`jeeg.config.make_config`: key nam
 ranges, dataset / task / scheme, distillation options); the data request (subjects, runs,
 channels, epoch window, band-pass against the files' Nyquist frequency); the split scheme against
 the number of subjects and runs; the baselines; the grid of a sweep; the input representation and
-its kwargs; the model and, when distilling, the teacher with their kwargs and input channels;
+its kwargs; the model and, when distilling, the teacher with their kwargs and input channels
+(and, for ``kd_loss="features"``, the attention-transfer loss between their feature groups);
 the runs a distillation chain reads (``teacher_run``, ``init_run``: finished, same folds, same
 model, read from their ``config.json`` without loading weights).
 """
@@ -91,9 +92,10 @@ def data_shape(cfg: CVConfig) -> DataShape:
     Raises
     ------
     ConfigError
-        The request checks of the dataset (:func:`jeeg.data.eegmmidb.check_request`: unknown
-        subject, run or channel); an epoch window without a sample; ``h_freq`` at or above the
-        files' Nyquist frequency.
+        The request checks of the dataset (:func:`jeeg.data.eegmmidb.check_request`,
+        :func:`jeeg.data.sleep.check_request`: unknown subject, run or channel); an epoch window
+        without a sample or longer than any recording; ``h_freq`` at or above the files' Nyquist
+        frequency.
     """
     from jeeg.data import DATASET_TASKS
 
@@ -119,7 +121,9 @@ def data_shape(cfg: CVConfig) -> DataShape:
                           tuple(channels))
     elif cfg.dataset in ("slpdb", "sleep_edf"):
         from jeeg.data.psg import SCHEMES, WINDOW_S
-        from jeeg.data.sleep import SLEEP_TASKS
+        from jeeg.data.sleep import SLEEP_TASKS, check_request
+
+        check_request(cfg.dataset, cfg.subjects, cfg.runs)
 
         default = ("EEG", "ECG") if cfg.dataset == "slpdb" else ("EEG Fpz-Cz", "EEG Pz-Oz")
         sfreq = pre.resample or 200.0
@@ -353,11 +357,60 @@ def _check_networks(cfg: CVConfig, shape: DataShape) -> None:
     who = [("model", cfg.model, cfg.model_kwargs)]
     if cfg.distill != "none":
         who.append(("teacher", cfg.teacher, cfg.teacher_kwargs))
+    built = {}
     for key, name, kwargs in who:
         m = maps[key]
         n_in = shape.n_chans if m is None else m.shape[0]
         fed = (n_in, shape.n_times) if m is not None else rep
         check_model(key, name, dict(kwargs), n_in, shape.n_times, shape.sfreq, shape.n_classes, fed)
+        built[key] = (name, dict(kwargs), n_in, fed)
+    if cfg.distill != "none" and cfg.kd_loss == "features":
+        problem = _feature_transfer(json.dumps([built["model"], built["teacher"]], sort_keys=True), shape.n_times,
+                                    shape.sfreq, shape.n_classes, cfg.at_normalise)
+        if problem is not None:
+            raise ConfigError(f"kd_loss='features' (attention transfer from teacher={cfg.teacher!r} to model="
+                              f"{cfg.model!r}): {problem}. Use kd_loss='logits', or a teacher and model with the same "
+                              "feature groups (e.g. both utime)")
+
+
+@functools.lru_cache(maxsize=64)
+def _feature_transfer(pair_json: str, n_times: int, sfreq: float, n_classes: int, at_normalise: str) -> str | None:
+    """Apply student and teacher with ``return_features=True`` and the attention-transfer loss
+    (:func:`jeeg.engine.distill.attention_transfer_loss`) under :func:`jax.eval_shape`.
+    Returns None, or what went wrong."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from jeeg.engine.distill import attention_transfer_loss
+    from jeeg.engine.loop import member_formulation
+    from jeeg.models import build_model
+
+    def feats(name, kwargs, n_in, fed):
+        model = build_model(name, n_in, n_classes, n_times, sfreq, rngs=nnx.Rngs(params=0),
+                            **member_formulation(name, kwargs, "map"))
+        shape = tuple(fed) if fed is not None else tuple(getattr(model, "input_shape", None) or (n_in, n_times))
+        return model(jnp.zeros((2, *shape), jnp.float32), train=False, return_features=True)[1]
+
+    (s_args, t_args) = json.loads(pair_json)
+    try:
+        jax.eval_shape(lambda: attention_transfer_loss(feats(*t_args), feats(*s_args), at_normalise))
+    except ConfigError as e:
+        return str(e)
+    except TypeError as e:
+        if "return_features" in str(e):
+            who = [a[0] for a in (s_args, t_args) if "return_features" not in _call_parameters(a[0])]
+            return f"{' and '.join(sorted(set(who)))} give(s) no feature groups (no return_features)"
+        return f"TypeError: {e}"
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _call_parameters(name: str) -> tuple[str, ...]:
+    from jeeg.models import get_model_spec
+
+    return tuple(inspect.signature(get_model_spec(name).cls.__call__).parameters)
 
 
 def _check_chain(cfg: CVConfig) -> None:

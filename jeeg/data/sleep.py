@@ -43,6 +43,35 @@ def _stages(task) -> str:
     return SLEEP_TASKS[tasks[0]]
 
 
+def _slpdb_subjects() -> dict[int, list[str]]:
+    """slpdb subject → its records (``slpNN[a|b]`` is subject NN)."""
+    by_subject: dict[int, list[str]] = {}
+    for rec in SLPDB_RECORDS:
+        m = re.fullmatch(r"slp(\d+)([a-z]?)", rec)
+        by_subject.setdefault(int(m.group(1)), []).append(rec)
+    return by_subject
+
+
+def check_request(dataset: str, subjects, runs=None) -> None:
+    """The checks the sleep loaders make before they look for any file (also run by
+    :func:`jeeg.validate.validate`).
+
+    Raises
+    ------
+    ConfigError
+        A subject the dataset does not have (slpdb: those of :data:`SLPDB_RECORDS`; sleep_edf:
+        0..82), or runs other than 1 and 2 (slpdb: record a / b; sleep_edf: night 1 / 2).
+    """
+    if runs is not None and (bad := [r for r in runs if r not in (1, 2)]):
+        raise ConfigError(f"runs {bad}: {dataset} runs are 1 and 2 ({'records a / b' if dataset == 'slpdb' else 'nights'})")
+    if dataset == "slpdb":
+        by_subject = _slpdb_subjects()
+        if missing := [s for s in subjects if s not in by_subject]:
+            raise ConfigError(f"slpdb has no subject(s) {missing}; its subjects are {sorted(by_subject)}")
+    elif bad := [s for s in subjects if not 0 <= s <= 82]:
+        raise ConfigError(f"Sleep-EDF has no subject(s) {bad}; its sleep-cassette subjects are 0..82")
+
+
 def _root(data_dir) -> Path:
     from jeeg.data.eegmmidb import resolve_data_dir
 
@@ -87,13 +116,8 @@ def load_slpdb(subjects, task, *, runs=None, data_dir=None, download=False, skip
     pre = preprocessing
     channels = list(pre.channels) if pre is not None and pre.channels else ["EEG", "ECG"]
     sfreq = float(pre.resample) if pre is not None and pre.resample else 200.0
-    by_subject: dict[int, list[str]] = {}
-    for rec in SLPDB_RECORDS:
-        m = re.fullmatch(r"slp(\d+)([a-z]?)", rec)
-        by_subject.setdefault(int(m.group(1)), []).append(rec)
-    missing = [s for s in subjects if s not in by_subject]
-    if missing:
-        raise ConfigError(f"slpdb has no subject(s) {missing}; its subjects are {sorted(by_subject)}")
+    check_request("slpdb", subjects, runs)
+    by_subject = _slpdb_subjects()
     records = [r for s in subjects for r in by_subject[s]
                if runs is None or (2 if r.endswith("b") else 1) in runs]
     folder = _root(data_dir) / "slpdb"
@@ -126,6 +150,7 @@ def load_sleep_edf(subjects, task, *, runs=None, data_dir=None, download=False, 
     from jeeg.data.psg import read_psg_edf
 
     stages = _stages(task)
+    check_request("sleep_edf", subjects, runs)
     pre = preprocessing
     channels = list(pre.channels) if pre is not None and pre.channels else ["EEG Fpz-Cz", "EEG Pz-Oz"]
     sfreq = float(pre.resample) if pre is not None and pre.resample else 200.0
@@ -159,4 +184,4 @@ def load_sleep_edf(subjects, task, *, runs=None, data_dir=None, download=False, 
     return _concat(parts, "sleep_edf")
 
 
-__all__ = ["SLEEP_TASKS", "SLPDB_RECORDS", "load_sleep_edf", "load_slpdb"]
+__all__ = ["SLEEP_TASKS", "SLPDB_RECORDS", "check_request", "load_sleep_edf", "load_slpdb"]
