@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/device_check.sh [OUT]          # default OUT: benchmarks/results
 #
-# Writes OUT/<device>/{members_fit,engine_loop,end_to_end,train_steps,attention}.json, the device's
+# Writes OUT/<device>/{members_fit,members_temporal_conv,engine_loop,end_to_end,train_steps,attention}.json, the device's
 # README.md table and device_check.log; then renders the benchmark block of docs/benchmarks.md.
 #
 # A GPU machine may have jax, flax, optax, orbax and chex but not mne: the missing wheels come from
@@ -47,8 +47,12 @@ fi
 export MNE_DATA="${MNE_DATA:-}"
 
 # 1. Members scaling of the compiled run, every model, K = 1, 8, 16, 32 (the GPU targets).
-step members_fit 210 python benchmarks/members_fit.py --out "$OUT" --ks 1,8,16,32 --axes vmap \
+step members_fit 180 python benchmarks/members_fit.py --out "$OUT" --ks 1,8,16,32 --axes vmap \
   --models eegnet,stff_da,msc_t3am,utime,sst_emotionnet
+# 1b. EEGNet / STFF-DA rows 1-2: the default spatial-filters-first form ("factored", the CPU's
+#     4-5x) against the shifted sums that were the GPU default, K = 1, 8, 32 vmapped members.
+step members_temporal_conv 45 python benchmarks/members_scaling.py --out "$OUT" --temporal-conv factored,shifted \
+  --models eegnet,stff_da --ks 1,8,32 --repeats 5
 # 2. The compiled run against the host loop it replaced, one member.
 step engine_loop 45 python benchmarks/engine_loop.py --out "$OUT"
 # 3. End to end: the within-subject main job on S001-S005, member-parallel against sequential.

@@ -86,16 +86,29 @@ def train_steps_md(res: dict) -> list[str]:
         reached = r.get("reached")
         rows.append([r.get("pair", "?"), _model(r.get("jeeg_model", "")), r.get("peer", "?"), str(r.get("batch", "")),
                      _fmt(r.get("jeeg_samples_per_s")), _fmt(r.get("peer_samples_per_s")), _ratio_cell(r),
-                     f"≥ {_fmt(r.get('target'), 0)}x", "—" if reached is None else ("yes" if reached else "**no**")])
+                     f"≥ {_fmt(r.get('target'), 0)}x", "—" if reached is None else ("yes" if reached else "**no**"),
+                     _fmt(r.get("jeeg_xla_flops"), 1, 1e-9), _fmt(r.get("jeeg_gflop_per_s")),
+                     _fmt(r.get("peer_gflop_per_s_same_ops")), _fmt(r.get("jeeg_compile_s"))])
     out = ["### Train steps: jeeg against its PyTorch peer (samples/s, same run)", "", _env_line(res), ""]
     out += _table(["pair", "jeeg model", "peer", "batch", "jeeg samples/s", "peer samples/s", "ratio", "target",
-                   "reached"], rows)
+                   "reached", "GFLOP/step (XLA)", "jeeg GFLOP/s", "peer GFLOP/s", "jeeg step compile s"], rows)
     if any(r.get("ratio_iqr") for r in res.get("results", [])):
         out += ["", (f"ratio: median of the per-pair ratios of {res.get('pairs', '?')} interleaved pairs (one jeeg "
                      "step, one peer step, alternating which goes first), with their interquartile range.")]
     if res.get("peer_error"):
         out += ["", f"PyTorch peers not run: {res['peer_error']}"]
     return out
+
+
+def compile_times_md(res: dict) -> list[str]:
+    rows = [[r["program"], r.get("error", "")[:60] or _model({"name": r["model"], "kwargs": r["kwargs"]}),
+             " x ".join(map(str, r.get("input_shape", []))), str(r.get("batch", "")), _fmt(r.get("lower_s")),
+             _fmt(r.get("compile_s")), str(r.get("hlo_instructions", "")),
+             "" if "error" in r else ("yes" if r.get("reached") else "**no**")] for r in res.get("results", [])]
+    out = [f"### Compile time of each model's whole run program (one member, cache off; target ≤ "
+           f"{_fmt(res.get('target_s'), 0)} s)", "", _env_line(res), ""]
+    return out + _table(["program", "model", "input", "batch", "lower s", "compile s", "HLO instructions",
+                         "≤ target"], rows)
 
 
 def members_md(res: dict) -> list[str]:
@@ -137,7 +150,8 @@ def members_fit_md(res: dict) -> list[str]:
     return out + _table(["model", "member axis", "K", "training samples/s", "vs one member", "first fit s"], rows)
 
 
-SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("engine_loop", engine_loop_md),
+SECTIONS = (("attention", attention_md), ("train_steps", train_steps_md), ("compile_times", compile_times_md),
+            ("engine_loop", engine_loop_md),
             ("members_fit", members_fit_md), ("members_scaling", members_md), ("end_to_end", end_to_end_md))
 
 

@@ -5,6 +5,7 @@ Benchmarks (each writes ``<out>/<device>/<name>.json`` with the environment):
 * ``attention`` — attention cores, forward and forward+backward, model sizes and scaled up,
   jeeg (XLA; cuDNN on GPU) against PyTorch's ``scaled_dot_product_attention``;
 * ``train_steps`` — train-step samples/s of each model against its PyTorch peer, same run;
+* ``compile_times`` — XLA compile time of each model's whole run program;
 * ``engine_loop`` — one member's whole fit, the compiled run against the host loop it replaced;
 * ``members_scaling`` — K members in one program against a loop over K members;
 * ``end_to_end`` — a complete within-subject 5-fold cross-validation on real EEGMMIDB,
@@ -36,7 +37,7 @@ if str(HERE) not in sys.path:
 
 #: The page whose benchmark block ``--readme`` fills by default (``report.DOC``).
 DOC = HERE.parent / "docs" / "benchmarks.md"
-BENCHMARKS = ("attention", "train_steps", "engine_loop", "members_scaling", "end_to_end")
+BENCHMARKS = ("attention", "train_steps", "compile_times", "engine_loop", "members_scaling", "end_to_end")
 
 
 def run_one(name: str, quick: bool, out: Path, peers: bool) -> None:

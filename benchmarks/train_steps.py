@@ -68,6 +68,11 @@ What is timed (the method of ``docs/benchmarks.md``):
   peer runs), one jeeg step and one peer step alternate ``pairs`` times (``harness.interleaved_pairs``,
   alternating which goes first), so both halves of each pair's ratio see the same machine load.
 
+``jeeg_xla_flops`` is XLA's operation count of jeeg's compiled step (``cost_analysis()``);
+``jeeg_gflop_per_s`` and ``peer_gflop_per_s_same_ops`` divide it by each side's median step time
+(the peer's own count may differ slightly: same network, other kernels), which says how far from
+the machine's peak each framework runs the same arithmetic.
+
 Per pair, ratio = peer step time ÷ jeeg step time = jeeg samples/s ÷ peer samples/s (> 1: jeeg
 faster). ``ratio`` (= ``ratio_median``) is the median of the per-pair ratios, ``ratio_iqr`` their
 interquartile range, ``pairs`` every pair's times, and ``loadavg`` the 1/5/15-min load average
@@ -153,7 +158,13 @@ def jeeg_step(spec: dict, batch: int, repeats: int, warmup: int, seed: int = 0) 
         raise RuntimeError(f"jeeg {spec['model']}: the train step gave a non-finite loss {np.asarray(loss)}")
     step_s = harness.median_time(lambda: compiled(*args), repeats=repeats, warmup=warmup)
     n_params = sum(int(np.prod(a.shape[1:])) for a in jax.tree.leaves(state.params))
+    try:  # XLA's own operation count of the compiled step (the profile's first number)
+        cost = compiled.cost_analysis()
+        flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
+    except (KeyError, TypeError, IndexError, AttributeError):
+        flops = None
     return {"step_s": step_s, "compile_s": compile_s, "samples_per_s": batch / step_s, "n_params": n_params,
+            "xla_flops": flops,
             "input_shape": list(tr.input_shape), "step": lambda: compiled(*args)}
 
 
@@ -239,6 +250,7 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
             "jeeg_compile_s": j["compile_s"],
             "jeeg_samples_per_s": j["samples_per_s"],
             "jeeg_n_params": j["n_params"],
+            "jeeg_xla_flops": j["xla_flops"],
             "jeeg_platform": platform,
             "peer_step_s": None,
             "peer_samples_per_s": None,
@@ -270,6 +282,9 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
                            pairs=[{"jeeg_s": q["a_s"], "peer_s": q["b_s"], "ratio": q["ratio"],
                                    "first": "jeeg" if q["first"] == "a" else "peer"} for q in r["pairs"]],
                            loadavg=r["loadavg"])
+                if j["xla_flops"]:  # the arithmetic rate each side reaches on jeeg's operation count
+                    row.update(jeeg_gflop_per_s=j["xla_flops"] / jeeg_s / 1e9,
+                               peer_gflop_per_s_same_ops=j["xla_flops"] / peer_s / 1e9)
                 same_kind = (platform == "cpu") == (str(p.get("device", "cpu")) == "cpu")
                 if same_kind:
                     row["reached"] = bool(row["ratio"] >= target)

@@ -28,7 +28,7 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     assert main(["bench", "--quick", "--out", str(out), *([] if peers else ["--no-peers"])]) == 0
     (device,) = [p for p in out.iterdir() if p.is_dir()]
     names = {p.stem for p in device.glob("*.json")}
-    assert names == {"attention", "train_steps", "engine_loop", "members_scaling", "end_to_end"}
+    assert names == {"attention", "train_steps", "compile_times", "engine_loop", "members_scaling", "end_to_end"}
     for name in names:
         res = json.loads((device / f"{name}.json").read_text())
         assert res["quick"] is True and res["environment"]["jax"]
@@ -37,7 +37,11 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     assert {"msc_self_attention", "mha", "stff_additive", "sst_spatial", "sst_spectral_temporal"} <= cores
     assert all(math.isfinite(r["time_s"]) and r["time_s"] > 0 for r in att["results"] if "error" not in r)
     steps = json.loads((device / "train_steps.json").read_text())
-    assert {r["pair"] for r in steps["results"]} == {"eegnet", "sst_emotionnet", "msc_transformer_vs_eegconformer"}
+    assert {r["pair"] for r in steps["results"]} == {"eegnet", "eegnet_62x1500", "sst_emotionnet",
+                                                     "msc_transformer_vs_eegconformer"}
+    compiled = json.loads((device / "compile_times.json").read_text())
+    assert [r["program"] for r in compiled["results"]] == ["eegnet_21x320", "utime_1x3000"]
+    assert all(r["compile_s"] > 0 and r["hlo_instructions"] > 100 for r in compiled["results"])
     for r in steps["results"]:
         assert r["jeeg_samples_per_s"] > 0
         if peers:  # jeeg and the peer alternated step for step: the ratio is the median of the pairs'
