@@ -121,8 +121,9 @@ def data_shape(cfg: CVConfig) -> DataShape:
                           tuple(channels))
     elif cfg.dataset in ("slpdb", "sleep_edf"):
         from jeeg.data.psg import SCHEMES, WINDOW_S
-        from jeeg.data.sleep import SLEEP_TASKS, check_request
+        from jeeg.data.sleep import SLEEP_TASKS, _stages, check_request
 
+        _stages(cfg.task)  # one task
         check_request(cfg.dataset, cfg.subjects, cfg.runs)
 
         default = ("EEG", "ECG") if cfg.dataset == "slpdb" else ("EEG Fpz-Cz", "EEG Pz-Oz")
@@ -170,6 +171,33 @@ def _check_baselines(cfg: CVConfig, shape: DataShape) -> None:
         raise ConfigError(f"baselines={list(cfg.baselines)} names a baseline twice; list each once")
     if "csp_lda" in cfg.baselines and shape.n_chans < 2:
         raise ConfigError(f"baselines: csp_lda needs at least 2 channels (spatial filters); channels gives {shape.n_chans}")
+    for name in cfg.baselines:  # fitted on a few synthetic trials of the data's shape: bands vs Nyquist, sizes
+        if name == "csp_lda":  # any >= 2 channels fit (its fit costs a second at 64 channels: not repeated here)
+            continue
+        if (problem := _baseline_fit(name, shape.n_chans, shape.n_times, shape.sfreq, shape.n_classes)) is not None:
+            raise ConfigError(f"baselines: {name} cannot be fitted to trials of {shape.n_chans} channels x "
+                              f"{shape.n_times} samples at {shape.sfreq:g} Hz: {problem}; remove it from baselines or "
+                              "change the data keys (channels, tmin, tmax, resample)")
+
+
+@functools.lru_cache(maxsize=64)
+def _baseline_fit(name: str, n_chans: int, n_times: int, sfreq: float, n_classes: int) -> str | None:
+    """Fit baseline ``name`` on 4 synthetic trials per class and predict 2 (noise: only shapes and
+    options are tested). Returns None, or what went wrong."""
+    import warnings
+
+    from jeeg.baselines import fit_predict
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(n_classes), 4)
+    X = 10.0 * rng.standard_normal((len(y), n_chans, min(n_times, 4000)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_predict(name, X, y, X[:2], sfreq=sfreq, n_classes=n_classes)
+    except Exception as e:  # noqa: BLE001 - ConfigError and any failure on these shapes
+        return str(e) if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"
+    return None
 
 
 def _check_grid(cfg: CVConfig, sweep: bool) -> None:

@@ -15,14 +15,12 @@ import typing
 from dataclasses import fields
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from jeeg.config import CVConfig, make_config, parse_overrides, resolve  # noqa: E402
-from jeeg.errors import ConfigError  # noqa: E402
-from jeeg.validate import validate  # noqa: E402
+from jeeg.config import CVConfig, make_config, parse_overrides, resolve
+from jeeg.errors import ConfigError
+from jeeg.validate import validate
 
 KEYS = [f.name for f in fields(CVConfig)]
 NAMES = ["eegmmidb", "seed", "slpdb", "eegnet", "eegnett", "stff_da", "msc_t3am", "utime", "sst_emotionnet", "raw",

@@ -33,7 +33,7 @@ def no_data(tmp_path, monkeypatch) -> Path:
         pytest.fail("data were read or a baseline was fitted before the configuration was checked")
 
     monkeypatch.setattr("jeeg.cv.load_for_config", refuse)
-    monkeypatch.setattr("jeeg.baselines.fit_predict", refuse)
+    monkeypatch.setattr("jeeg.cv.CVRun.run_baselines", refuse)
     folder = tmp_path / "no-data"
     folder.mkdir()
     return folder
@@ -56,6 +56,8 @@ CASES = [
     ("unknown model", {"model": "eegnett"}, False, ["model='eegnett'", "choose one of", "msc_t3am", "did you mean 'eegnet'"]),
     ("unknown teacher", {"distill": "online", "teacher": "eegent"}, False, ["teacher='eegent'", "choose one of", "stff_da"]),
     ("unknown baseline", {"baselines": ["csp_lad"]}, False, ["baselines='csp_lad'", "csp_lda, logvar_lr, de_lr"]),
+    ("DE bands above Nyquist", {"baselines": ["logvar_lr", "de_lr"], "resample": 80.0, "h_freq": 30.0}, False,
+     ["baselines: de_lr", "'gamma' upper edge 50.0 Hz", "Nyquist", "remove it from baselines"]),
     ("baseline twice", {"baselines": ["csp_lda", "csp_lda"]}, False, ["baselines=", "twice"]),
     ("unknown representation", {"representation": "sst_gird"}, False, ["representation='sst_gird'", "raw, sst_grid"]),
     ("unknown dataset", {"dataset": "deap"}, False, ["dataset='deap'", "eegmmidb, slpdb, sleep_edf, seed, seed_iv"]),
@@ -100,6 +102,8 @@ CASES = [
                          "model_kwargs": {}, "baselines": []}, False, ["runs [3]", "runs are 1 and 2"]),
     ("sleep task", {"dataset": "sleep_edf", "task": "sleep_6class", "model": "utime", "model_kwargs": {}}, False,
      ["sleep_6class", "sleep_4class, sleep_3class, sleep_5class"]),
+    ("two sleep tasks", {"dataset": "slpdb", "task": "sleep_4class,sleep_3class", "subjects": [1], "model": "utime",
+                         "model_kwargs": {}, "baselines": []}, False, ["one task of sleep_4class, sleep_3class, sleep_5class"]),
     ("run of another task", {"runs": [3]}, False, ["run 3", "runs 4, 8, 12"]),
     ("band above Nyquist", {"h_freq": 90.0}, False, ["h_freq=90.0", "Nyquist"]),
     ("more groups than subjects", {"scheme": "subject_group_kfold", "n_folds": 5}, False, ["n_folds=5", "n_folds=2..3"]),
@@ -224,8 +228,8 @@ def test_cli_refuses_a_misspelt_model_at_once(no_data, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2 and elapsed < 5
     lines = captured.err.strip().splitlines()
-    assert lines == ["jeeg: error: model='eegnett' is not a model; choose one of: eegnet, msc_t3am, sst_emotionnet, "
-                     "stff_da, utime (did you mean 'eegnet'?)"]
+    assert lines == [("jeeg: error: model='eegnett' is not a model; choose one of: eegnet, msc_t3am, sst_emotionnet, "
+                      "stff_da, utime (did you mean 'eegnet'?)")]
     assert "Traceback" not in captured.err + captured.out
     assert not out.exists()
     code = main(["sweep", str(EXPERIMENTS[0].parent / "stff_da_eegmmidb.py"), "--grid", "lr=1e-3,0", "--data-dir",
