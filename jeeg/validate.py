@@ -11,7 +11,8 @@ it is on disk, :func:`data_shape`).
 Checked, in order: every key and value (:func:`jeeg.config.make_config`: key names, types,
 ranges, dataset / task / scheme, distillation options); the data request (subjects, runs,
 channels, epoch window, band-pass against the files' Nyquist frequency); the split scheme against
-the number of subjects and runs; the baselines; the grid of a sweep; the input representation and
+the number of subjects and runs; the baselines (names, and each but CSP+LDA fitted on a few
+synthetic trials of the data's shape: e.g. DE bands above the Nyquist frequency); the grid of a sweep; the input representation and
 its kwargs; the model and, when distilling, the teacher with their kwargs and input channels
 (and, for ``kd_loss="features"``, the attention-transfer loss between their feature groups);
 the runs a distillation chain reads (``teacher_run``, ``init_run``: finished, same folds, same
