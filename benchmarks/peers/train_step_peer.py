@@ -13,7 +13,13 @@ Pairs and the peer each builds (every other constructor argument at its default)
 * ``sst_emotionnet``: ``torcheeg.models.SSTEmotionNet(grid_size, spectral_in_channels,
   temporal_in_channels, num_classes)`` (logits), input (batch, 5 + 25, H, W);
 * ``msc_transformer_vs_eegconformer``: ``braindecode.models.EEGConformer(n_chans, n_outputs,
-  n_times, final_fc_length="auto", add_log_softmax=False)`` (logits).
+  n_times, final_fc_length="auto", add_log_softmax=False)`` (logits);
+* ``utime``: ``utime_peer.UTime(n_chans, n_outputs, n_times, **model_kwargs)``, this directory's
+  PyTorch twin of jeeg's U-Time (Perslev et al. 2019, arXiv 1910.11162, as modified by Joshi et
+  al., arXiv 2112.07252; checked equal to jeeg's by ``tests/test_utime_parity.py``), input
+  (batch, n_chans, n_times), e.g. ``"input_shape": [1, 6000]`` (30 s at 200 Hz; n_times must be a
+  multiple of prod(pools), 48 by default); ``model_kwargs`` (optional) are further constructor
+  arguments (filters, pools, kernel_size, dilation, dec_kernel_size, dec_dilation).
 
 The timed step is, in train mode, ``optimizer.zero_grad(set_to_none=True)`` → forward →
 ``CrossEntropyLoss`` → ``backward`` → ``optimizer.step()`` with ``torch.optim.AdamW(lr,
@@ -50,7 +56,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _compat import import_torcheeg_models  # noqa: E402
 
-PAIRS = ("eegnet", "sst_emotionnet", "msc_transformer_vs_eegconformer")
+PAIRS = ("eegnet", "sst_emotionnet", "msc_transformer_vs_eegconformer", "utime")
 
 
 def build(cfg: dict) -> torch.nn.Module:
@@ -62,9 +68,13 @@ def build(cfg: dict) -> torch.nn.Module:
         return models.SSTEmotionNet(grid_size=(shape[1], shape[2]), spectral_in_channels=n_spec,
                                     temporal_in_channels=shape[0] - n_spec, num_classes=n_classes,
                                     **cfg.get("model_kwargs", {}))
+    n_chans, n_times = shape
+    if pair == "utime":
+        from utime_peer import UTime
+
+        return UTime(n_chans=n_chans, n_outputs=n_classes, n_times=n_times, **cfg.get("model_kwargs", {}))
     from braindecode.models import EEGConformer, EEGNetv4
 
-    n_chans, n_times = shape
     if pair == "eegnet":
         return EEGNetv4(n_chans=n_chans, n_outputs=n_classes, n_times=n_times)
     if pair == "msc_transformer_vs_eegconformer":

@@ -284,7 +284,11 @@ class UTime(nnx.Module):
             h = c2(c1(h, train=train, n_valid=valid(scale)), train=train, n_valid=valid(scale))
             skips.append((h, scale))
             scale *= p
-            h = h.reshape(h.shape[0], h.shape[1] // p, p, h.shape[2]).max(2)
+            # MaxPool1d(p) as reduce_window. Not h.reshape(B, L // p, p, C).max(2): under jit, XLA's
+            # algebraic simplifier (jax 0.10.2, CPU) made the gradient of that form wrong at the
+            # default depth, encoder weight gradients off by 20-60 % at 1 x 480 and 1 x 6000
+            # (eager or without the `algsimp` pass: right); tests/test_utime_parity.py catches it.
+            h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, p, 1), (1, p, 1), "VALID")
             enc_out.append(crop(h, scale))
         for c in self.bottom:
             h = c(h, train=train, n_valid=valid(scale))
