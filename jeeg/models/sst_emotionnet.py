@@ -238,15 +238,19 @@ class DenseBlock(nnx.Module):
 
 
 def _pool2(h: jax.Array, op: str) -> jax.Array:
-    """2x2x2 pooling, stride 2, 'valid' (odd sizes floored) of (B, H, W, D, C), by reshaping.
+    """2x2x2 pooling, stride 2, 'valid' (odd sizes floored) of (B, H, W, D, C).
 
-    Max: the gradient differs from ``reduce_window``'s only for tied maxima (split instead of
-    given to the first); after ReLU ties are zeros whose gradient ReLU stops anyway. 2.3x faster
-    to differentiate on XLA:CPU (232 vs 542 ms at (64, 16, 16, 25, 48), 2026-11).
+    Mean by reshaping. Max with ``lax.reduce_window``: the reshape-and-max form, 2.3x faster to
+    differentiate on XLA:CPU (232 vs 542 ms at (64, 16, 16, 25, 48), 2026-11), got wrong gradients
+    under ``jit`` from XLA's algebraic simplifier (jax 0.10.2, CPU; the temporal stem's BatchNorm
+    scale gradient off by a factor of 760 in float64 against the same code run eagerly; found by
+    the U-Time parity test, whose pooling had the same form; ``tests/test_sst_emotionnet.py``).
     """
     B, H, W, D, C = h.shape
-    h = h[:, : H // 2 * 2, : W // 2 * 2, : D // 2 * 2].reshape(B, H // 2, 2, W // 2, 2, D // 2, 2, C)
-    return h.max((2, 4, 6)) if op == "max" else h.mean((2, 4, 6))
+    h = h[:, : H // 2 * 2, : W // 2 * 2, : D // 2 * 2]
+    if op == "max":
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 2, 1), (1, 2, 2, 2, 1), "VALID")
+    return h.reshape(B, H // 2, 2, W // 2, 2, D // 2, 2, C).mean((2, 4, 6))
 
 
 class Transition(nnx.Module):
