@@ -13,6 +13,9 @@ pair                               jeeg (registry name, kwargs)    PyTorch peer 
 ``sst_emotionnet``                 ``sst_emotionnet``              TorchEEG 1.1.3 ``SSTEmotionNet()``
                                    {variant: torcheeg, 32 x 32,    defaults: grid (32, 32), 5 + 25 maps,
                                    5 bands, 25 frames}             ``num_classes=3``
+``utime``                          ``utime`` {}                    ``UTime(n_chans=1, n_outputs=5,
+                                                                   n_times=6000)`` of
+                                                                   ``peers/utime_peer.py``
 ``msc_transformer_vs_eegconformer`` ``msc_t3am`` {pool: 6,          braindecode 0.8.1 ``EEGConformer(n_chans=64,
                                    msc: False}                     n_outputs=2, n_times=640,
                                                                    final_fc_length="auto",
@@ -38,6 +41,11 @@ Shapes, batches and optimisers, and where they come from:
   ``torcheeg/models/cnn/sst_emotion_net.py``). Batch 64 and Adam lr 1e-4 without weight decay
   (AdamW with decay 0) as the official training (github.com/ziyujia/SST-EmotionNet,
   ``config/SEED.ini``, ``run.py``).
+* ``utime``: jeeg's modified U-Time (Perslev et al. 2019, as modified by Joshi et al., arXiv
+  2112.07252) against its PyTorch twin written for this comparison (``peers/utime_peer.py``, the
+  reference code's structure in plain ``torch.nn``; same weights give the same logits,
+  ``tests/test_utime_parity.py``), on 30-s sleep epochs of one channel at 200 Hz (6000 samples),
+  5 stages; batch 32, AdamW lr 1e-3, weight decay 1e-4 (jeeg's defaults).
 * ``msc_transformer_vs_eegconformer``: jeeg's MSC-T3AM with plain multi-head attention
   (``msc=False``; ``pool=6``: 106 tokens at 160 Hz), exactly the ``no_msc`` mode of
   ``experiments/msc_t3am_eegmmidb.py``, against braindecode's EEG-Conformer, the model MSC-T3AM's
@@ -123,6 +131,11 @@ PAIRS: dict[str, dict] = {
         batch=64, quick_batch=4, lr=1e-4, weight_decay=0.0,
         # --quick: one layer per dense block on both sides (DenseNet depth 10), to compile faster in CI
         quick_kwargs={"spectral_depth": 10, "temporal_depth": 10}),
+    "utime": dict(
+        model="utime", kwargs={}, peer="peers/utime_peer.UTime", n_chans=1, n_times=6000, sfreq=200.0, n_classes=5,
+        batch=32, quick_batch=2, lr=1e-3, weight_decay=1e-4,
+        # --quick: narrow filters on both sides, to compile faster in CI
+        quick_kwargs={"filters": [4, 4, 4, 4, 4]}),
     "msc_transformer_vs_eegconformer": dict(
         model="msc_t3am", kwargs={"pool": 6, "msc": False}, peer="braindecode.EEGConformer", **EEGMMIDB,
         n_classes=2, batch=16, quick_batch=8, lr=1e-2, weight_decay=1e-2),
@@ -172,7 +185,8 @@ def peer_config(pair: str, spec: dict, batch: int, input_shape: list[int], repea
     """The ``--config`` of ``peers/train_step_peer.py`` for ``pair``."""
     return {"pair": spec.get("peer_build", pair), "batch": batch, "input_shape": input_shape, "n_classes": spec["n_classes"],
             "lr": spec["lr"], "weight_decay": spec["weight_decay"], "repeats": repeats, "warmup": warmup, "seed": 0,
-            "model_kwargs": {k: v for k, v in spec["kwargs"].items() if k in ("spectral_depth", "temporal_depth")}}
+            "model_kwargs": {k: v for k, v in spec["kwargs"].items() if k in ("spectral_depth", "temporal_depth",
+                                                                             "filters")}}
 
 
 def peer_step(pair: str, spec: dict, batch: int, input_shape: list[int], repeats: int, warmup: int,
