@@ -32,13 +32,13 @@ class LeakageError(SplitError):
     """A test trial (or, for cross-subject schemes, a test subject) appears in training or validation."""
 
 
-def choice_error(key: str, value, choices, what: str = "valid value") -> ConfigError:
+def choice_error(key: str, value, choices, what: str = "value") -> ConfigError:
     """The :class:`ConfigError` for ``key=value`` outside ``choices``: names the key, the value, every
-    valid choice and the closest ones, e.g. ``model='eegnett' is not a model; choose one of: eegnet,
+    valid choice and the closest ones, e.g. ``model='eegnett' is not a valid model; choose one of: eegnet,
     msc_t3am, … (did you mean 'eegnet'?)``."""
     import difflib
 
     choices = [str(c) for c in choices]
     close = difflib.get_close_matches(str(value), choices, n=2) if isinstance(value, str) else []
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-    return ConfigError(f"{key}={value!r} is not a {what}; choose one of: {', '.join(choices)}{hint}")
+    return ConfigError(f"{key}={value!r} is not a valid {what}; choose one of: {', '.join(choices)}{hint}")

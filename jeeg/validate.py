@@ -212,7 +212,7 @@ def _check_grid(cfg: CVConfig, sweep: bool) -> None:
         raise ConfigError(f"grid={cfg.grid} is for jeeg sweep; jeeg cv trains one setting (remove grid, or run jeeg sweep)")
     for key, values in cfg.grid.items():
         if key not in GRID_KEYS:
-            raise choice_error("grid key", key, GRID_KEYS, "key a grid may vary")
+            raise choice_error("grid key", key, GRID_KEYS, "key for a grid")
         seen = []
         for v in values:
             if isinstance(v, (bool, dict, list, tuple)) or v is None:

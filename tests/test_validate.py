@@ -228,7 +228,7 @@ def test_cli_refuses_a_misspelt_model_at_once(no_data, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2 and elapsed < 5
     lines = captured.err.strip().splitlines()
-    assert lines == [("jeeg: error: model='eegnett' is not a model; choose one of: eegnet, msc_t3am, sst_emotionnet, "
+    assert lines == [("jeeg: error: model='eegnett' is not a valid model; choose one of: eegnet, msc_t3am, sst_emotionnet, "
                       "stff_da, utime (did you mean 'eegnet'?)")]
     assert "Traceback" not in captured.err + captured.out
     assert not out.exists()
