@@ -37,10 +37,10 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     assert {"msc_self_attention", "mha", "stff_additive", "sst_spatial", "sst_spectral_temporal"} <= cores
     assert all(math.isfinite(r["time_s"]) and r["time_s"] > 0 for r in att["results"] if "error" not in r)
     steps = json.loads((device / "train_steps.json").read_text())
-    assert {r["pair"] for r in steps["results"]} == {"eegnet", "eegnet_62x1500", "sst_emotionnet", "utime",
+    assert {r["pair"] for r in steps["results"]} == {"eegnet", "sst_emotionnet", "utime",
                                                      "msc_transformer_vs_eegconformer"}
     compiled = json.loads((device / "compile_times.json").read_text())
-    assert [r["program"] for r in compiled["results"]] == ["eegnet_21x320", "utime_1x3000"]
+    assert [r["program"] for r in compiled["results"]] == ["eegnet_21x320"]
     assert all(r["compile_s"] > 0 and r["hlo_instructions"] > 100 for r in compiled["results"])
     for r in steps["results"]:
         assert r["jeeg_samples_per_s"] > 0

@@ -184,6 +184,12 @@ SKIP = [
      ("the PSG signals are not here (the sleep readers and runs are tested on generated recordings in "
       "the real formats: tests/test_psg.py, tests/test_cli_cross_modal.py)")),
     ("synopsis", _is_synopsis, "a usage synopsis with placeholders, not a command"),
+    ("MSC-T3AM multi-action task sets",
+     lambda a: a[:2] == ["python", "experiments/msc_t3am_eegmmidb.py"] and "--task-set" in a
+     and a[a.index("--task-set") + 1] in ("multi_action", "multi_action_runs"),
+     ("the same script, modes and training code as its left_right commands, which run; only the task "
+      "set differs, and its loading and folds are tested in tests/test_data.py and tests/test_splits.py "
+      "(100 s of CI time on 2 cores)")),
 ]
 
 

@@ -132,7 +132,7 @@ def test_temporal_conv_shifted_equals_conv(name):
 
 
 @pytest.mark.parametrize("name,n_chans,n_times,sfreq", [
-    ("eegnet", 64, 640, 160.0),   # EEGMMIDB, K = 64 taps, symmetric padding 32
+    ("eegnet", 16, 640, 160.0),   # EEGMMIDB length, K = 64 taps, symmetric padding 32
     ("eegnet", 5, 40, 128.0),     # fewer samples than taps: the window-moment edge terms overlap
     ("stff_da", 21, 320, 80.0),   # 'SAME' padding, K = 20 (even), as in the cross-subject job
     ("stff_da", 6, 250, 250.0),   # K = 64, odd/even split of 'SAME'
