@@ -45,7 +45,7 @@ from jeeg.models.layers import (
     DepthwiseTemporalConv,
     TemporalFilterBank,
     glorot,
-    temporal_bn_spatial,
+    temporal_spatial_rows,
 )
 
 
@@ -75,9 +75,9 @@ class EEGNetV4(nnx.Module):
     max_norm : float
         Max L2 norm of each spatial filter (1.0).
     temporal_conv : {"auto", "factored", "conv", "shifted"}
-        How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is the
-        convolution unless the training engine chooses shifted multiply-adds for vmapped members
-        (:func:`jeeg.engine.member_formulation`). Same parameters and maths either way.
+        How rows 1–2 are computed (:func:`jeeg.models.layers.temporal_spatial_rows`): ``"auto"`` is
+        ``"factored"``, spatial filters first; ``"conv"`` and ``"shifted"`` the plain order with
+        row 1 as a convolution or shifted multiply-adds. Same parameters and maths either way.
 
     Raises
     ------
@@ -144,13 +144,7 @@ class EEGNetV4(nnx.Module):
     def features(self, x: jax.Array, *, train: bool = False, rngs: nnx.Rngs | None = None) -> jax.Array:
         """Rows 1–5: x (batch, n_chans, n_times) → (batch, n_final, F2)."""
         det = not train
-        B, C, T = x.shape
-        if self.conv_t.resolved_impl() == "factored":  # rows 1–2, spatial filters first, same maths
-            h = temporal_bn_spatial(x, self.conv_t, self.bn_t, self.conv_s, train=train)[:, None]
-        else:
-            h = self.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, -1, self.conv_t.out_features)  # (B, C, T1, F1)
-            h = self.bn_t(h, use_running_average=det)
-            h = self.conv_s(h)[:, None]  # (B, 1, T1, F1·D)
+        h = temporal_spatial_rows(x, self.conv_t, self.bn_t, self.conv_s, train=train)[:, None]  # rows 1–2: (B, 1, T1, F1·D)
         h = jax.nn.elu(self.bn_s(h, use_running_average=det))
         h = self.drop1(nnx.avg_pool(h, (1, self.pool1), strides=(1, self.pool1)), deterministic=det, rngs=rngs)
         h = self.conv_sep_p(self.conv_sep_d(h))

@@ -293,6 +293,22 @@ def temporal_bn_spatial(x: jax.Array, temporal: TemporalFilterBank, bn: nnx.Batc
     return (u - jnp.repeat(mean, D) * w.sum(0).reshape(F * D)) * jnp.repeat(r, D)
 
 
+def temporal_spatial_rows(x: jax.Array, temporal: TemporalFilterBank, bn: nnx.BatchNorm,
+                          spatial: DepthwiseSpatialConv, *, train: bool) -> jax.Array:
+    """EEGNet / STFF-DA rows 1–2, ``spatial(bn(temporal(x)))``, in the formulation ``temporal.impl`` names.
+
+    x (batch, n_chans, n_times) → (batch, T1, F · D). ``"factored"`` (the default):
+    :func:`temporal_bn_spatial`; ``"conv"`` / ``"shifted"``: the plain order, one temporal filter
+    bank over every channel (:class:`TemporalFilterBank`), BatchNorm (batch statistics when
+    ``train``), then the spatial filters. Same parameters and maths either way.
+    """
+    if temporal.resolved_impl() == "factored":
+        return temporal_bn_spatial(x, temporal, bn, spatial, train=train)
+    B, C, T = x.shape
+    h = temporal(x.reshape(B * C, T, 1)).reshape(B, C, -1, temporal.out_features)  # (B, C, T1, F)
+    return spatial(bn(h, use_running_average=not train))
+
+
 class TemporalFilterBank(nnx.Conv):
     """EEGNet's / STFF-DA's first row: F temporal filters of K taps applied to every channel.
 

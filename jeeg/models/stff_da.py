@@ -48,7 +48,7 @@ from jeeg.models.layers import (
     DepthwiseTemporalConv,
     TemporalFilterBank,
     glorot,
-    temporal_bn_spatial,
+    temporal_spatial_rows,
 )
 
 
@@ -76,9 +76,9 @@ class STFFDA(nnx.Module):
     max_norm : float
         Max L2 norm of each spatial (depthwise) filter (1.0).
     temporal_conv : {"auto", "factored", "conv", "shifted"}
-        How row 1 is computed (:class:`jeeg.models.layers.TemporalFilterBank`): ``"auto"`` is the
-        convolution unless the training engine chooses shifted multiply-adds for vmapped members
-        (:func:`jeeg.engine.member_formulation`). Same parameters and maths either way.
+        How rows 1–2 are computed (:func:`jeeg.models.layers.temporal_spatial_rows`): ``"auto"`` is
+        ``"factored"``, spatial filters first; ``"conv"`` and ``"shifted"`` the plain order with
+        row 1 as a convolution or shifted multiply-adds. Same parameters and maths either way.
 
     Raises
     ------
@@ -154,13 +154,7 @@ class STFFDA(nnx.Module):
     ):
         """Forward pass. x: (batch, n_chans, n_times) → logits (batch, n_outputs)."""
         det = not train
-        B, C, T = x.shape
-        if self.conv_t.resolved_impl() == "factored":  # rows 1–2, spatial filters first, same maths
-            h = temporal_bn_spatial(x, self.conv_t, self.bn_t, self.conv_s, train=train)[:, None]
-        else:
-            h = self.conv_t(x.reshape(B * C, T, 1)).reshape(B, C, T, -1)  # row 1: (B, C, T, F1)
-            h = self.bn_t(h, use_running_average=det)
-            h = self.conv_s(h)[:, None]  # row 2: (B, 1, T, F1·D)
+        h = temporal_spatial_rows(x, self.conv_t, self.bn_t, self.conv_s, train=train)[:, None]  # rows 1–2: (B, 1, T1, F1·D)
         h = jax.nn.elu(self.bn_s(h, use_running_average=det))
         h = self.drop1(nnx.avg_pool(h, (1, 4), strides=(1, 4)), deterministic=det, rngs=rngs)  # row 3
         h = self.conv_sep_p(self.conv_sep_d(h))
