@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -104,7 +105,7 @@ def run(quick: bool = False, out=None, peers: bool = True, *, models: list[str] 
             log(f"  lower {r['lower_s']:.1f} s, compile {r['compile_s']:.1f} s, {r['hlo_instructions']} instructions")
         rows.append(r)
     result = {"results": rows, "quick": bool(quick), "target_s": TARGET_S, "cores": n_cores(),
-              "loadavg_after": list(__import__("os").getloadavg())}
+              "loadavg_after": list(os.getloadavg())}
     write_result("compile_times", result, out)
     return result
 
