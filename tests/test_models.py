@@ -255,18 +255,32 @@ def test_conv1d_and_its_gradients_equal_the_plain_convolution(shape, padding, di
     np.testing.assert_allclose(back(g)[0], dx, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilation", [
-    ((2, 9, 8, 3), (3, 3, 3, 4), (1, 1), ((1, 1), (1, 1)), (1, 1)),
-    ((2, 9, 8, 3), (3, 2, 3, 4), (2, 2), ((1, 1), (0, 1)), (1, 1)),            # strided (SST's pooling convs)
-    ((2, 9, 12, 3), (3, 3, 3, 2), (1, 1), ((1, 1), (3, 3)), (1, 3)),           # dilated (SST's depth-as-width)
-    ((2, 6, 5, 7, 3), (3, 3, 3, 3, 4), (1, 1, 1), ((1, 1),) * 3, (1, 1, 1)),   # 3-D
-    ((2, 7, 6, 8, 2), (2, 3, 3, 2, 3), (2, 1, 2), ((0, 1), (1, 1), (1, 0)), (1, 1, 1)),
-    ((2, 31, 3), (4, 3, 5), (3,), ((2, 1),), (1,)),                              # 1-D strided
+@pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilation, kernel_grad", [
+    ((2, 9, 8, 3), (3, 3, 3, 4), (1, 1), ((1, 1), (1, 1)), (1, 1), "shifted"),
+    ((2, 9, 8, 3), (3, 2, 3, 4), (2, 2), ((1, 1), (0, 1)), (1, 1), "patches"),   # strided (SST's pooling convs)
+    ((2, 9, 12, 3), (3, 3, 3, 2), (1, 1), ((1, 1), (3, 3)), (1, 3), "shifted"),  # dilated (SST's depth-as-width)
+    ((2, 6, 5, 7, 3), (3, 3, 3, 3, 4), (1, 1, 1), ((1, 1),) * 3, (1, 1, 1), "shifted"),  # 3-D, 27 taps
+    ((2, 7, 6, 8, 2), (2, 3, 3, 2, 3), (2, 1, 2), ((0, 1), (1, 1), (1, 0)), (1, 1, 1), "patches"),
+    ((2, 31, 3), (4, 3, 5), (3,), ((2, 1),), (1,), "conv"),                      # 1-D strided
+    ((2, 6, 8, 3), (2, 4, 3, 2), (1, 1), ((0, 1), (1, 2)), (1, 1), "shifted"),   # 'same', the odd zero after
+    ((2, 6, 8, 3), (3, 3, 3, 2), (1, 1), ((2, 0), (0, 2)), (1, 1), "shifted"),   # lopsided 'same'
+    ((2, 6, 8, 3), (3, 3, 3, 2), (1, 1), ((0, 0), (1, 1)), (1, 1), "conv"),      # output grid smaller
+    ((2, 11, 12, 5, 1), (5, 5, 3, 1, 4), (2, 2, 1), ((1, 2), (1, 2), (1, 1)), (1, 1, 1), "patches"),  # SST stem
+    ((2, 9, 9, 40), (3, 3, 40, 2), (2, 2), ((1, 1), (1, 1)), (1, 1), "conv"),    # too many patch columns
 ])
-def test_conv_nd_and_its_gradients_equal_the_plain_convolution(x_shape, w_shape, strides, padding, dilation):
+def test_conv_nd_and_its_gradients_equal_the_plain_convolution(x_shape, w_shape, strides, padding, dilation,
+                                                                kernel_grad):
     """layers.conv in 1-3 D, with strides and dilations (SST-EmotionNet's convolutions), against
-    lax.conv_general_dilated and JAX's own gradients."""
-    from jeeg.models.layers import _CHANNELS_LAST, conv
+    lax.conv_general_dilated and JAX's own gradients, through each of its kernel gradients: shifted
+    matmuls (stride 1, 'same' grid), a patch matrix (strided, few columns) or a correlation."""
+    from jeeg.models.layers import _CHANNELS_LAST, _patches_dw_applies, _shifted_dw_applies, conv
+
+    K, n = w_shape[:-2], len(strides)
+    To = tuple((t + lo + hi - d * (k - 1) - 1) // s + 1
+               for t, k, s, (lo, hi), d in zip(x_shape[1:-1], K, strides, padding, dilation))
+    shifted = _shifted_dw_applies(K, x_shape[1 : 1 + n], To, strides)
+    patches = not shifted and _patches_dw_applies(K, x_shape[-1], strides)
+    assert {"shifted": (True, False), "patches": (False, True), "conv": (False, False)}[kernel_grad] == (shifted, patches)
 
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.standard_normal(x_shape), jnp.float32)
@@ -283,3 +297,37 @@ def test_conv_nd_and_its_gradients_equal_the_plain_convolution(x_shape, w_shape,
     for a, b in zip(back(g), back0(g)):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, window", [
+    ((2, 5, 7, 4, 3), (1, 2, 2, 2, 1)),   # SST-EmotionNet's 2 x 2 x 2, odd sizes floored
+    ((3, 50, 4), (1, 10, 1)),
+    ((2, 9, 3), (1, 4, 1)),               # U-Time's MaxPool1d, a remainder dropped
+    ((4, 6), (2, 3)),
+])
+def test_max_pool_and_its_gradient_equal_reduce_window(shape, window):
+    """layers.max_pool: the maximum of each window, and JAX's reduce_window gradient (XLA's
+    select_and_scatter: the first maximum of a window takes it), with many tied maxima, eagerly
+    and under jit."""
+    from jeeg.models.layers import _window_slices, max_pool
+
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(2)
+        x = jnp.asarray(rng.integers(-2, 3, shape).astype(np.float64))  # coarse values: ties
+        crop = tuple(slice(0, n // w * w) for n, w in zip(shape, window))
+
+        def plain(x):
+            return jax.lax.reduce_window(x[crop], -jnp.inf, jax.lax.max, window, window, "VALID")
+
+        y, back = jax.vjp(lambda x: max_pool(x, window), x)
+        y0, back0 = jax.vjp(plain, x)
+        np.testing.assert_array_equal(y, y0)
+        g = jnp.asarray(rng.standard_normal(y.shape))
+        want = np.asarray(back0(g)[0])
+        hits = sum(np.asarray(xj == y, int) for xj in _window_slices(x[crop], window))
+        assert (hits >= 2).sum() >= 2  # windows with a tied maximum, for the tie rule to matter
+        np.testing.assert_array_equal(back(g)[0], want)
+        np.testing.assert_array_equal(jax.jit(lambda x, g: jax.vjp(lambda x: max_pool(x, window), x)[1](g)[0])(x, g),
+                                      want)
+    with pytest.raises(ValueError, match="window"):
+        max_pool(jnp.zeros((2, 4)), (2,))

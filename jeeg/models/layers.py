@@ -128,6 +128,10 @@ def _conv_bwd(strides, padding, dilation, res, g):
     gp = jax.lax.pad(g, zero, [(0, 0, 0), *cfg, (0, 0, 0)])
     w_flip = jnp.swapaxes(w[(slice(None, None, -1),) * n], -1, -2)
     dx = _conv_cl(gp, w_flip, (1,) * n, ((0, 0),) * n, dilation)
+    if _shifted_dw_applies(K, T, To, strides):
+        return dx, _shifted_kernel_grad(x, g, K, padding, dilation)
+    if _patches_dw_applies(K, x.shape[-1], strides):
+        return dx, _patches_kernel_grad(x, g, K, strides, padding, dilation)
     # dw[k, c, f] = Σ_{b, t} xp[b, s·t + d·k, c] · g[b, t, f]: channels as batch, trials as features.
     xp = jax.lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)])
     lhs = jnp.swapaxes(xp, 0, n + 1)  # (C, *Tp, batch)
@@ -138,6 +142,147 @@ def _conv_bwd(strides, padding, dilation, res, g):
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)
+
+def max_pool(x: jax.Array, window: tuple[int, ...]) -> jax.Array:
+    """Non-overlapping max pooling, 'valid' (a trailing remainder along an axis is dropped).
+
+    ``y[i] = max_{0 ≤ j < w} x[w·i + j]`` along each axis with window (= stride) ``w`` (1: not
+    pooled). The forward pass keeps, per window, the position of its first maximum in row-major
+    order (int8, as PyTorch's ``MaxPool`` keeps indices), and the gradient goes there, as
+    PyTorch's and XLA's ``select_and_scatter`` route it. Two reasons for not differentiating
+    ``lax.reduce_window`` or comparing ``x`` with its maxima in the backward pass:
+
+    * XLA:CPU expands ``select_and_scatter`` into a variadic ``reduce_window`` over index arrays:
+      330 against about 50 ms for SST-EmotionNet's stem pooling of (64, 16, 16, 26, 48);
+    * inside U-Time's jitted training step, ``x == max`` found no equal element in 23 % of the
+      windows (float64, jax 0.10.2, CPU; materialising ``x`` first did not help), so those
+      windows lost their gradient. ``jnp.max``'s own gradient compares the
+      same way, which is why the reshape-and-max form had wrong gradients under ``jit``.
+
+    Parameters
+    ----------
+    x : Array, any shape
+    window : tuple of int, one per axis of ``x``
+
+    Returns
+    -------
+    Array, shape ``x.shape // window``
+    """
+    window = tuple(int(w) for w in window)
+    if len(window) != x.ndim or min(window) < 1:
+        raise ValueError(f"max_pool: window {window} must give one size ≥ 1 per axis of the input, shape {x.shape}")
+    return _max_pool(x[tuple(slice(0, n // w * w) for n, w in zip(x.shape, window))], window)
+
+
+def _window_slices(x, window):
+    """Every window's element at each window position, row-major: strided slices of ``x``."""
+    return [x[tuple(slice(j, None, w) for j, w in zip(pos, window))] for pos in np.ndindex(*window)]
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool(x, window):  # x: every axis a multiple of its window
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
+
+
+def _max_pool_fwd(x, window):
+    parts = _window_slices(x, window)
+    y, arg = parts[0], jnp.zeros(parts[0].shape, jnp.int8 if len(parts) < 128 else jnp.int32)
+    for j, xj in enumerate(parts[1:], 1):
+        better = xj > y  # ties keep the earlier position
+        y, arg = jnp.where(better, xj, y), jnp.where(better, jnp.asarray(j, arg.dtype), arg)
+    return y, arg
+
+
+def _max_pool_bwd(window, arg, g):
+    zero = jnp.zeros((), g.dtype)
+    dx = None
+    for j, pos in enumerate(np.ndindex(*window)):  # scatter back onto x's grid by interior padding
+        part = jax.lax.pad(jnp.where(arg == j, g, zero), zero, [(i, w - 1 - i, w - 1) for i, w in zip(pos, window)])
+        dx = part if dx is None else dx + part
+    return (dx,)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+#: Most kernel taps for which :func:`conv`'s kernel gradient is taken as one matmul per tap.
+SHIFTED_DW_MAX_TAPS = 27
+
+
+def _shifted_dw_applies(K, T, To, strides) -> bool:
+    """Whether :func:`_shifted_kernel_grad` computes ``conv``'s kernel gradient: stride 1, output
+    grid = input grid ('same'-sized), at least 2 spatial axes, at most ``SHIFTED_DW_MAX_TAPS`` taps."""
+    return (len(K) >= 2 and all(s == 1 for s in strides) and tuple(T) == tuple(To)
+            and int(np.prod(K)) <= SHIFTED_DW_MAX_TAPS)
+
+
+#: Most kernel taps × input channels for which a strided :func:`conv`'s kernel gradient is taken
+#: from an explicit patch matrix.
+PATCHES_DW_MAX_COLUMNS = 256
+
+
+def _patches_dw_applies(K, C, strides) -> bool:
+    """Whether :func:`_patches_kernel_grad` computes ``conv``'s kernel gradient: a strided
+    convolution with at least 2 spatial axes and at most ``PATCHES_DW_MAX_COLUMNS`` taps × channels."""
+    return len(K) >= 2 and any(s > 1 for s in strides) and int(np.prod(K)) * C <= PATCHES_DW_MAX_COLUMNS
+
+
+def _patches_kernel_grad(x, g, K, strides, padding, dilation):
+    """Kernel gradient of a strided :func:`conv` with few input channels as one matmul of patches.
+
+    ``dw[k, c, f] = Σ_{b, t} xp[b, s·t + d·k, c] · g[b, t, f]``: the strided slices of the padded
+    input, one per tap, stacked into a (N, taps·C) patch matrix, contracted with ``g`` (N, F).
+    XLA:CPU ran the equivalent correlation 2.4x slower (214 vs 88 ms for SST-EmotionNet's
+    temporal stem, (1600, 32, 32, 3) → 48 channels, 5 x 5 stride 2; 2 cores, jax 0.10.2, 2026-11-30).
+    """
+    n = len(K)
+    To, C, F = g.shape[1 : 1 + n], x.shape[-1], g.shape[-1]
+    xp = jnp.pad(x, [(0, 0), *(tuple(p) for p in padding), (0, 0)])
+    cols = []
+    for tap in np.ndindex(*K):
+        idx = tuple(slice(d * k, d * k + s * (t - 1) + 1, s) for k, d, s, t in zip(tap, dilation, strides, To))
+        cols.append(xp[(slice(None), *idx)])
+    patches = jnp.stack(cols, axis=-2).reshape(-1, len(cols) * C)
+    return (g.reshape(-1, F).T @ patches).reshape(F, *K, C).transpose(*range(1, n + 1), n + 1, 0)
+
+
+def _shifted_kernel_grad(x, g, K, padding, dilation):
+    """Kernel gradient of a stride-1 'same'-grid :func:`conv` as one (F × N) · (N × C) matmul per tap.
+
+    ``dw[k, c, f] = Σ_{b, u} x[b, u, c] · g[b, u − s_k, f]`` with ``s_k = d·k − lo`` per axis
+    and ``g`` zero outside its grid. Flattening (b, u) row-major turns the shift into one offset
+    ``o_k`` along the flat axis; positions whose shifted index leaves the grid along some axis
+    (which is also where the flat shift would wrap into the next row or trial) are masked. The
+    same products as the correlation of the padded input with ``g``, summed in another order.
+    XLA:CPU ran that correlation (input channels as batch, trials as features) 6-8x slower than
+    these matmuls for SST-EmotionNet's dense-block 3 x 3 convolutions (431 vs 72 ms for
+    (64, 32, 160, 48) → 12 channels, dilated by 5; 2 cores, jax 0.10.2, 2026-11-30).
+    """
+    n = len(K)
+    T, C, F = x.shape[1 : 1 + n], x.shape[-1], g.shape[-1]
+    xf = x.reshape(-1, C)
+    gf = g.reshape(-1, F)
+    row = np.cumprod((1,) + tuple(T[::-1]))[:-1][::-1]  # flat stride of each spatial axis
+    taps = list(np.ndindex(*K))
+    shifts = [tuple(d * k - lo for k, d, (lo, _) in zip(tap, dilation, padding)) for tap in taps]
+    offsets = [int(np.dot(s, row)) for s in shifts]
+    M = max(abs(o) for o in offsets)
+    gp = jnp.pad(gf, ((M, M), (0, 0)))
+    iotas = [jax.lax.broadcasted_iota(jnp.int32, (1, *T, 1), 1 + a) for a in range(n)]
+    out = []
+    for s, o in zip(shifts, offsets):
+        keep = None
+        for a, (sa, ta) in enumerate(zip(s, T)):
+            if sa == 0:
+                continue
+            c = (iotas[a] >= sa) & (iotas[a] < ta + sa)
+            keep = c if keep is None else keep & c
+        gs = gp[M - o : M - o + gf.shape[0]]
+        if keep is not None:
+            mask = jnp.broadcast_to(keep, (x.shape[0], *T, 1)).reshape(-1, 1)
+            gs = jnp.where(mask, gs, jnp.zeros((), gs.dtype))
+        out.append(gs.T @ xf)  # (F, C)
+    return jnp.stack(out).reshape(*K, F, C).swapaxes(-1, -2)
 
 
 def conv1d(x: jax.Array, w: jax.Array, padding: tuple[int, int], dilation: int = 1) -> jax.Array:

@@ -68,7 +68,7 @@ import numpy as np
 from flax import nnx
 
 from jeeg.errors import ConfigError
-from jeeg.models.layers import conv
+from jeeg.models.layers import conv, max_pool
 
 VARIANTS = ("official", "torcheeg")
 L2_WEIGHT = 1e-4  # Keras ``l2(1e-4)``: adds 1e-4 · Σ w² to the loss for each kernel of l2_params()
@@ -240,16 +240,17 @@ class DenseBlock(nnx.Module):
 def _pool2(h: jax.Array, op: str) -> jax.Array:
     """2x2x2 pooling, stride 2, 'valid' (odd sizes floored) of (B, H, W, D, C).
 
-    Mean by reshaping. Max with ``lax.reduce_window``: the reshape-and-max form, 2.3x faster to
-    differentiate on XLA:CPU (232 vs 542 ms at (64, 16, 16, 25, 48), 2026-11), got wrong gradients
-    under ``jit`` from XLA's algebraic simplifier (jax 0.10.2, CPU; the temporal stem's BatchNorm
-    scale gradient off by a factor of 760 in float64 against the same code run eagerly; found by
-    the U-Time parity test, whose pooling had the same form; ``tests/test_sst_emotionnet.py``).
+    Mean by reshaping. Max with :func:`jeeg.models.layers.max_pool` (``lax.reduce_window``, and
+    a gradient by comparison in the split-axes layout): JAX's own gradient of the reshape-and-max
+    form got wrong under ``jit`` from XLA's algebraic simplifier (jax 0.10.2, CPU; the temporal
+    stem's BatchNorm scale gradient off by a factor of 760 in float64 against the same code run
+    eagerly; found by the U-Time parity test, whose pooling had the same form;
+    ``tests/test_sst_emotionnet.py``).
     """
     B, H, W, D, C = h.shape
     h = h[:, : H // 2 * 2, : W // 2 * 2, : D // 2 * 2]
     if op == "max":
-        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 2, 1), (1, 2, 2, 2, 1), "VALID")
+        return max_pool(h, (1, 2, 2, 2, 1))
     return h.reshape(B, H // 2, 2, W // 2, 2, D // 2, 2, C).mean((2, 4, 6))
 
 

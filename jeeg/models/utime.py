@@ -70,7 +70,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jeeg.errors import ConfigError
-from jeeg.models.layers import conv1d, glorot
+from jeeg.models.layers import conv1d, glorot, max_pool
 
 
 class ConvBNReLU(nnx.Module):
@@ -284,11 +284,11 @@ class UTime(nnx.Module):
             h = c2(c1(h, train=train, n_valid=valid(scale)), train=train, n_valid=valid(scale))
             skips.append((h, scale))
             scale *= p
-            # MaxPool1d(p) as reduce_window. Not h.reshape(B, L // p, p, C).max(2): under jit, XLA's
-            # algebraic simplifier (jax 0.10.2, CPU) made the gradient of that form wrong at the
+            # MaxPool1d(p) as layers.max_pool. Not h.reshape(B, L // p, p, C).max(2): under jit, XLA's
+            # algebraic simplifier (jax 0.10.2, CPU) made JAX's gradient of that form wrong at the
             # default depth, encoder weight gradients off by 20-60 % at 1 x 480 and 1 x 6000
             # (eager or without the `algsimp` pass: right); tests/test_utime_parity.py catches it.
-            h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, p, 1), (1, p, 1), "VALID")
+            h = max_pool(h, (1, p, 1))
             enc_out.append(crop(h, scale))
         for c in self.bottom:
             h = c(h, train=train, n_valid=valid(scale))
