@@ -53,7 +53,9 @@ truncated-normal vector (same distributions; see :class:`_Init`). Same maths, ot
 XLA:CPU, which runs 3-D convolutions 4-8x slower than these (2 shared cores, batch 64, 2026-11):
 (3,3,1) as a 2-D convolution over (H, W·D) dilated by D (forward 775 → 116 ms), (1,1,3) as a 1-D
 convolution (116 → 28 ms), the 5x5x3 stem as a 2-D convolution over 3-frame stacks (gradient 1.7
-→ 0.4 s), 2x2x2 pooling by reshaping (max-pool gradient 542 → 232 ms).
+→ 0.4 s), 2x2x2 max pooling with :func:`jeeg.models.layers.max_pool`. Kernel gradients: shifted
+matmuls for the 3x3x1 convolutions (431 → 72 ms for the first dense block's) and a patch matrix
+for the stem (214 → 88 ms); see :func:`jeeg.models.layers.conv` (2026-11-30).
 """
 
 from __future__ import annotations
