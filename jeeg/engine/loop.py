@@ -275,11 +275,12 @@ class CompiledLoop:
         hyper-parameters from the state); the schedule is rebuilt from ``lr`` in every step.
         ``optax.flatten``: the moments are one vector over all parameters, so the update is a few
         operations instead of a few per parameter tensor (the same element-wise arithmetic).
-        SST-EmotionNet's run program went from 55,800 to 34,600 HLO instructions and MSC-T3AM's
-        from 61,900 to 46,500; they compile in 13.8 and 13.7 s instead of 16.7 and 14.6 s (2-core
-        CPU, 2026-11-30, ``benchmarks/compile_times.py``).
+        MSC-T3AM's run program has 46,500 HLO instructions instead of 61,900 and compiles in 11.9
+        s instead of 15.5 (``benchmarks/results/cpu/compile_times.json``, 2-core CPU, 2026-11-30,
+        commits 5fad120 and 871e426).
         """
-        return optax.flatten(optax.inject_hyperparams(optax.adamw)(learning_rate=self._schedule(lr), weight_decay=weight_decay))
+        adamw = optax.inject_hyperparams(optax.adamw)(learning_rate=self._schedule(lr), weight_decay=weight_decay)
+        return optax.flatten(adamw)
 
     def _init_one(self, key: jax.Array, lr, weight_decay) -> MemberState:
         _, params, stats = nnx.split(self._make(jax.random.fold_in(key, 0)), nnx.Param, nnx.BatchStat)
