@@ -242,11 +242,11 @@ class DenseBlock(nnx.Module):
 def _pool2(h: jax.Array, op: str) -> jax.Array:
     """2x2x2 pooling, stride 2, 'valid' (odd sizes floored) of (B, H, W, D, C).
 
-    Mean by reshaping. Max with :func:`jeeg.models.layers.max_pool` (``lax.reduce_window``, and
-    a gradient by comparison in the split-axes layout): JAX's own gradient of the reshape-and-max
-    form got wrong under ``jit`` from XLA's algebraic simplifier (jax 0.10.2, CPU; the temporal
-    stem's BatchNorm scale gradient off by a factor of 760 in float64 against the same code run
-    eagerly; found by the U-Time parity test, whose pooling had the same form;
+    Mean by reshaping. Max with :func:`jeeg.models.layers.max_pool`, whose gradient goes to the
+    argmax kept from the forward pass: JAX's own gradient of the reshape-and-max form, which
+    compares each element with its maximum, was wrong under ``jit`` (jax 0.10.2, CPU; the
+    temporal stem's BatchNorm scale gradient off by a factor of 760 in float64 against the same
+    code run eagerly; found by the U-Time parity test, whose pooling had the same form;
     ``tests/test_sst_emotionnet.py``).
     """
     B, H, W, D, C = h.shape
