@@ -35,6 +35,32 @@ def peers_python() -> str:
     pytest.skip("no PyTorch peers venv: run benchmarks/peers/setup_env.sh and set JEEG_PEERS_PYTHON to its last line")
 
 
+def assert_jitted_gradients_equal_eager(model, forward, y) -> None:
+    """The cross-entropy gradients of ``model`` (its variables cast to float64) under ``jit`` equal
+    those of the same code run op by op, tensor by tensor (relative L2 1e-8). ``forward(model)``
+    gives the training-mode logits (batch, n_classes), ``y`` the labels. Call it inside
+    ``jax.enable_x64(True)``. It catches XLA miscompiling a gradient inside a jitted step (both
+    max-pooling bugs of SST-EmotionNet and U-Time, jax 0.10.2 CPU)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from flax import nnx
+
+    gd, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
+    stats = jax.tree.map(lambda a: a.astype(jnp.float64), stats)
+
+    def loss(p):
+        m = nnx.merge(gd, p, jax.tree.map(jnp.asarray, stats))  # fresh statistics each trace
+        return optax.softmax_cross_entropy_with_integer_labels(forward(m), y).mean()
+
+    eager, jitted = jax.grad(loss)(params), jax.jit(jax.grad(loss))(params)
+    for (path, a), (_, b) in zip(nnx.to_flat_state(eager), nnx.to_flat_state(jitted), strict=True):
+        a, b = np.asarray(a[...]), np.asarray(b[...])
+        assert np.linalg.norm(a - b) <= 1e-8 * np.linalg.norm(a) + 1e-12, path
+
+
 def _has_subject(root: Path, subject: int) -> bool:
     return (root / EEGBCI_SUBDIR / f"S{subject:03d}" / f"S{subject:03d}R04.edf").is_file()
 

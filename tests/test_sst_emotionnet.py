@@ -422,28 +422,16 @@ def test_registry_entry():
 
 
 def test_jitted_gradients_equal_eager_ones():
-    """Under ``jit`` the gradients are those of the same code run op by op (float64). The max
-    pooling by reshaping got the temporal stem's gradients wrong from XLA's algebraic simplifier
-    (jax 0.10.2 CPU), hence ``lax.reduce_window`` in ``_pool2``."""
-    import optax
+    """Under ``jit`` the gradients are those of the same code run op by op (float64). JAX's
+    gradient of max pooling by reshaping got the temporal stem's gradients wrong under ``jit``
+    (jax 0.10.2 CPU), hence :func:`jeeg.models.layers.max_pool` in ``_pool2``."""
+    from conftest import assert_jitted_gradients_equal_eager
 
     from jeeg.models import build_model
 
     with jax.enable_x64(True):
         m = build_model("sst_emotionnet", 62, 3, 200, 200.0, rngs=nnx.Rngs(0), grid_shape=(16, 16),
                         spectral_depth=10, temporal_depth=10)
-        gd, params, stats = nnx.split(m, nnx.Param, nnx.BatchStat)
-        params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
-        stats = jax.tree.map(lambda a: a.astype(jnp.float64), stats)
         x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 30, 16, 16)))
-        y = jnp.asarray([0, 2])
-
-        def loss(p):
-            model = nnx.merge(gd, p, jax.tree.map(jnp.asarray, stats))  # fresh statistics each trace
-            logits = model(x, train=True, rngs=nnx.Rngs(dropout=jax.random.key(3)))
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-        eager, jitted = jax.grad(loss)(params), jax.jit(jax.grad(loss))(params)
-        for (path, a), (_, b) in zip(nnx.to_flat_state(eager), nnx.to_flat_state(jitted), strict=True):
-            a, b = np.asarray(a[...]), np.asarray(b[...])
-            assert np.linalg.norm(a - b) <= 1e-8 * np.linalg.norm(a) + 1e-12, path
+        assert_jitted_gradients_equal_eager(
+            m, lambda model: model(x, train=True, rngs=nnx.Rngs(dropout=jax.random.key(3))), jnp.asarray([0, 2]))

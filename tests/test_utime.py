@@ -234,22 +234,10 @@ def test_jitted_gradients_equal_eager_ones():
     (as ``jnp.max``'s gradient does), 23 % of the windows at the deepest levels found no equal
     element inside the jitted step (jax 0.10.2 CPU) and every encoder gradient was off; hence
     ``layers.max_pool`` keeps the argmax from the forward pass."""
-    import optax
+    from conftest import assert_jitted_gradients_equal_eager
 
     with jax.enable_x64(True):
-        m = build_model("utime", 1, 5, 480, 200.0, rngs=nnx.Rngs(0))
-        gd, params, stats = nnx.split(m, nnx.Param, nnx.BatchStat)
-        params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
-        stats = jax.tree.map(lambda a: a.astype(jnp.float64), stats)
         rng = np.random.default_rng(0)
         x = jnp.asarray(rng.standard_normal((4, 1, 480)))
-        y = jnp.asarray(rng.integers(0, 5, 4))
-
-        def loss(p):
-            model = nnx.merge(gd, p, jax.tree.map(jnp.asarray, stats))  # fresh statistics each trace
-            return optax.softmax_cross_entropy_with_integer_labels(model(x, train=True), y).mean()
-
-        eager, jitted = jax.grad(loss)(params), jax.jit(jax.grad(loss))(params)
-        for (path, a), (_, b) in zip(nnx.to_flat_state(eager), nnx.to_flat_state(jitted), strict=True):
-            a, b = np.asarray(a[...]), np.asarray(b[...])
-            assert np.linalg.norm(a - b) <= 1e-8 * np.linalg.norm(a) + 1e-12, path
+        assert_jitted_gradients_equal_eager(build_model("utime", 1, 5, 480, 200.0, rngs=nnx.Rngs(0)),
+                                            lambda model: model(x, train=True), jnp.asarray(rng.integers(0, 5, 4)))
