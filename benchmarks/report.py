@@ -97,6 +97,11 @@ def train_steps_md(res: dict) -> list[str]:
     if any(r.get("ratio_iqr") for r in res.get("results", [])):
         out += ["", (f"ratio: median of the per-pair ratios of {res.get('pairs', '?')} interleaved pairs (one jeeg "
                      "step, one peer step, alternating which goes first), with their interquartile range.")]
+    mm = res.get("matmul_reference")
+    if mm:
+        out += ["", (f"The machine's arithmetic at its best: a float32 {mm['n']} x {mm['n']} matmul (best of "
+                     f"{mm['repeats']}) ran at {_fmt(mm.get('jeeg_gflop_per_s'))} GFLOP/s in JAX and "
+                     f"{_fmt(mm.get('peer_gflop_per_s'))} in torch.")]
     if res.get("peer_error"):
         out += ["", f"PyTorch peers not run: {res['peer_error']}"]
     return out

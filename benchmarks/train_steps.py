@@ -79,7 +79,10 @@ What is timed (the method of ``docs/benchmarks.md``):
 ``jeeg_xla_flops`` is XLA's operation count of jeeg's compiled step (``cost_analysis()``);
 ``jeeg_gflop_per_s`` and ``peer_gflop_per_s_same_ops`` divide it by each side's median step time
 (the peer's own count may differ slightly: same network, other kernels), which says how far from
-the machine's peak each framework runs the same arithmetic.
+the machine's peak each framework runs the same arithmetic. ``matmul_reference`` gives that peak
+as measured: the best of ``repeats`` float32 ``MATMUL_N`` x ``MATMUL_N`` matmuls in JAX here and
+in torch in the peers venv (its ``{"matmul": N}`` config), the most arithmetic either framework
+gets out of this machine, on the shape most favourable to it (512 with ``--quick``).
 
 Per pair, ratio = peer step time ÷ jeeg step time = jeeg samples/s ÷ peer samples/s (> 1: jeeg
 faster). ``ratio`` (= ``ratio_median``) is the median of the per-pair ratios, ``ratio_iqr`` their
@@ -140,6 +143,33 @@ PAIRS: dict[str, dict] = {
         model="msc_t3am", kwargs={"pool": 6, "msc": False}, peer="braindecode.EEGConformer", **EEGMMIDB,
         n_classes=2, batch=16, quick_batch=8, lr=1e-2, weight_decay=1e-2),
 }
+
+
+#: Side of the square float32 matmuls of :func:`matmul_reference` (full run; 512 with --quick).
+MATMUL_N = 2048
+
+
+def matmul_reference(n: int, repeats: int, peers: bool) -> dict:
+    """GFLOP/s of the best of ``repeats`` float32 ``n x n`` matmuls: JAX (jitted) here, torch in the
+    peers venv (``train_step_peer.py``'s ``{"matmul": n}`` config, JAX's core count). A failing or
+    absent peer leaves ``peer_gflop_per_s`` None and records ``peer_error``."""
+    import jax.numpy as jnp
+
+    ka, kb = jax.random.split(jax.random.key(0))
+    a, b = jax.random.normal(ka, (n, n), jnp.float32), jax.random.normal(kb, (n, n), jnp.float32)
+    mm, _ = harness.compile_timed(jax.jit(jnp.matmul), a, b)
+    timer = harness.wall_timer(lambda: mm(a, b))
+    timer()
+    best = min(timer() for _ in range(max(1, repeats)))
+    out = {"n": n, "repeats": repeats, "jeeg_gflop_per_s": 2 * n**3 / best / 1e9, "peer_gflop_per_s": None}
+    if not peers:
+        return {**out, "peer_error": "not run (--no-peers)"}
+    try:
+        p = harness.run_peer("train_step_peer.py", ["--config", json.dumps({"matmul": n, "repeats": repeats})],
+                             timeout=600)
+    except (RuntimeError, OSError, ValueError) as e:
+        return {**out, "peer_error": f"{type(e).__name__}: {e}"[:500]}
+    return {**out, "peer_gflop_per_s": p["gflop_per_s"], "peer_device": p.get("device")}
 
 
 def _optimizer_name(spec: dict) -> str:
@@ -310,8 +340,11 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
                             f"(IQR {row['ratio_iqr'][0]:.2f}-{row['ratio_iqr'][1]:.2f}, "
                             f"load {r['loadavg']['before'][0]:.1f}->{r['loadavg']['after'][0]:.1f})")
         rows.append(row)
+    matmul = matmul_reference(512 if quick else MATMUL_N, 3 if quick else 7, peers)
+    harness.log(f"float32 matmul {matmul['n']}: jeeg {matmul['jeeg_gflop_per_s']:.0f}, peer "
+                f"{matmul['peer_gflop_per_s'] or float('nan'):.0f} GFLOP/s (best of {matmul['repeats']})")
     result = {"results": rows, "quick": bool(quick), "repeats": repeats, "warmup": warmup, "pairs": pairs_n,
-              "peer_threads": harness.n_cores(), "peer_environment": peer_env,
+              "matmul_reference": matmul, "peer_threads": harness.n_cores(), "peer_environment": peer_env,
               "wall_s": time.perf_counter() - t_start}
     errors = {r.get("peer_error") for r in rows}
     if rows and all(r.get("peer_error") for r in rows):

@@ -39,6 +39,9 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     steps = json.loads((device / "train_steps.json").read_text())
     assert {r["pair"] for r in steps["results"]} == {"eegnet", "sst_emotionnet", "utime",
                                                      "msc_transformer_vs_eegconformer"}
+    mm = steps["matmul_reference"]  # the machine's best float32 arithmetic, beside the train steps' GFLOP/s
+    assert mm["n"] == 512 and mm["jeeg_gflop_per_s"] > 0.1
+    assert (mm["peer_gflop_per_s"] > 0.1) if peers else mm["peer_error"] == "not run (--no-peers)"
     compiled = json.loads((device / "compile_times.json").read_text())
     assert [r["program"] for r in compiled["results"]] == ["eegnet_21x320"]
     assert all(r["compile_s"] > 0 and r["hlo_instructions"] > 100 for r in compiled["results"])

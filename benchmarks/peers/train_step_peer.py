@@ -39,6 +39,12 @@ one a line: ``step N`` runs N train steps and answers one JSON line ``{"wall_s":
 N steps, synchronised, "loss": last loss}``; ``quit`` (or end of input) exits 0. A bad command
 answers ``{"error": "..."}``; a non-finite loss ends the process with status 1. The timing is taken
 inside the peer, so the pipe's latency is not part of it.
+
+``--config '{"matmul": N, "repeats": R}'``: instead of a model, time ``a @ b`` of two float32
+N x N matrices on the device ``R`` times (after one warm-up) and print ``{"matmul": N,
+"times_s": [...], "best_s": ..., "gflop_per_s": 2 N³ / best_s / 1e9, "threads": ...}``: the
+arithmetic rate torch reaches on this machine at its most favourable, a reference for the train
+steps' GFLOP/s (``benchmarks/train_steps.py``).
 """
 
 from __future__ import annotations
@@ -145,6 +151,24 @@ def time_step(cfg: dict, device: torch.device) -> dict:
     return {**cfg, "step_s": step_s, "samples_per_s": B / step_s, "times_s": times, **_device_info(model, device)}
 
 
+def time_matmul(cfg: dict, device: torch.device) -> dict:
+    """The ``{"matmul": N}`` config (module docstring): best of ``repeats`` float32 N x N matmuls."""
+    n = int(cfg["matmul"])
+    g = torch.Generator().manual_seed(int(cfg.get("seed", 0)))
+    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    torch.matmul(a, b)
+    sync()
+    times = []
+    for _ in range(max(1, int(cfg.get("repeats", 7)))):
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        sync()
+        times.append(time.perf_counter() - t0)
+    return {"matmul": n, "times_s": times, "best_s": min(times), "gflop_per_s": 2 * n**3 / min(times) / 1e9,
+            "device": str(device)}
+
+
 def serve(cfg: dict, device: torch.device, stdin=sys.stdin, stdout=sys.stdout) -> None:
     """The ``--serve`` loop (module docstring): ready line, then ``step N`` / ``quit`` commands."""
     step, sync, model = make_step(cfg, device)
@@ -196,7 +220,7 @@ def main(argv=None) -> None:
     if args.serve:
         serve(cfg, device)
         return
-    out = time_step(cfg, device)
+    out = time_matmul(cfg, device) if "matmul" in cfg else time_step(cfg, device)
     out.update(threads=torch.get_num_threads(), interop_threads=torch.get_num_interop_threads(), versions=versions())
     print(json.dumps(out), flush=True)
 
