@@ -99,9 +99,11 @@ def train_steps_md(res: dict) -> list[str]:
                      "step, one peer step, alternating which goes first), with their interquartile range.")]
     mm = res.get("matmul_reference")
     if mm:
+        where = ("" if mm.get("jeeg_device", "cpu") == mm.get("peer_device", "cpu")
+                 else f" (JAX on {mm['jeeg_device']}, torch on {mm.get('peer_device') or 'nothing'})")
         out += ["", (f"The machine's arithmetic at its best: a float32 {mm['n']} x {mm['n']} matmul (best of "
                      f"{mm['repeats']}) ran at {_fmt(mm.get('jeeg_gflop_per_s'))} GFLOP/s in JAX and "
-                     f"{_fmt(mm.get('peer_gflop_per_s'))} in torch.")]
+                     f"{_fmt(mm.get('peer_gflop_per_s'))} in torch{where}.")]
     if res.get("peer_error"):
         out += ["", f"PyTorch peers not run: {res['peer_error']}"]
     return out

@@ -161,7 +161,8 @@ def matmul_reference(n: int, repeats: int, peers: bool) -> dict:
     timer = harness.wall_timer(lambda: mm(a, b))
     timer()
     best = min(timer() for _ in range(max(1, repeats)))
-    out = {"n": n, "repeats": repeats, "jeeg_gflop_per_s": 2 * n**3 / best / 1e9, "peer_gflop_per_s": None}
+    out = {"n": n, "repeats": repeats, "jeeg_gflop_per_s": 2 * n**3 / best / 1e9,
+           "jeeg_device": jax.devices()[0].platform, "peer_gflop_per_s": None}
     if not peers:
         return {**out, "peer_error": "not run (--no-peers)"}
     try:
