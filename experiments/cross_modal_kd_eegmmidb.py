@@ -47,25 +47,25 @@ and per-trial z-score instead of per-epoch min-max scaling (the sleep recipe of
 :mod:`jeeg.data.sleep` applies to the sleep datasets). Adam lr 1e-3 as the reference (AdamW,
 weight decay 0, constant rate).
 
-Result: 2026-11-27, 2-core x86-64 CPU, no GPU, jax 0.10.2, ``python
-experiments/cross_modal_kd_eegmmidb.py --out runs/xkd`` (all 6 stages, 17 subjects, 56 min wall
-while the test suite shared the cores). Mean ± std over the 5 subject folds (3-4 unseen test
-subjects each; ``summary.md``)::
+Result: 2026-11-30, commit 7b33892, the 2-core AMD EPYC CPU here with nothing else running, no
+GPU, jax 0.10.2, ``python experiments/cross_modal_kd_eegmmidb.py --out runs/xkd`` (all 6 stages,
+17 subjects, 18 min wall). Mean ± std over the 17 subjects, each tested once in its fold
+(``summary.md``)::
 
     stage                                              F1 weighted %  accuracy %   kappa
-    EEG teacher, 64 channels (EEG_base)                 37.5 ± 4.3    48.7 ± 2.6   -0.03 ± 0.04
-    CSP+LDA, 64 channels                                50.6 ± 4.9    54.9 ± 3.8    0.09 ± 0.07
-    C3-C4 student alone (ECG_base)                      36.8 ± 4.2    49.2 ± 2.3   -0.02 ± 0.04
-    student + KD (KD_temp: SD+CL)                       39.9 ± 8.3    50.4 ± 0.9    0.01 ± 0.01
-    student after attention transfer only (AT)          44.1 ± 4.2    49.1 ± 2.3   -0.02 ± 0.04
-    AT, then CE (Feat_WCE: AT+CL)                       44.8 ± 2.4    49.6 ± 1.9   -0.01 ± 0.05
-    AT, then KD (Feat_Temp: AT+SD+CL, proposed)         47.7 ± 4.4    50.3 ± 3.3    0.01 ± 0.07
+    EEG teacher, 64 channels (EEG_base)                 39.3 ± 7.7    50.6 ± 4.1    0.01 ± 0.07
+    CSP+LDA, 64 channels                                46.2 ± 13.1   54.4 ± 8.6    0.09 ± 0.16
+    C3-C4 student alone (ECG_base)                      37.5 ± 7.5    49.9 ± 2.8    0.01 ± 0.04
+    student + KD (KD_temp: SD+CL)                       36.4 ± 5.7    50.1 ± 4.0    0.00 ± 0.07
+    student after attention transfer only (AT)          38.1 ± 7.2    49.7 ± 3.5   -0.01 ± 0.06
+    AT, then CE (Feat_WCE: AT+CL)                       45.5 ± 9.4    50.2 ± 7.1    0.01 ± 0.14
+    AT, then KD (Feat_Temp: AT+SD+CL, proposed)         44.4 ± 10.0   48.6 ± 9.7   -0.02 ± 0.19
 
-Every network is at chance (accuracy 49-50 %, kappa ≈ 0): the U-Time teacher itself does not
+Every network is at chance (accuracy 48.6-50.6 %, kappa ≈ 0): the U-Time teacher itself does not
 learn cross-subject imagined left/right on 17 subjects (its epoch is selected at 0 in 4 of 5
-folds), so there is nothing to distil, and the differences in weighted F1 (37-48 %) only reflect
+folds), so there is nothing to distil, and the differences in weighted F1 (36-46 %) only reflect
 how unevenly each network splits its predictions between the two classes, not skill. CSP+LDA
-reaches 55 %. The machinery runs end to end on real data; a KD effect needs a teacher that
+reaches 54 %. The machinery runs end to end on real data; a KD effect needs a teacher that
 learns (Joshi et al.'s sleep-staging setting, e.g. ``dataset=slpdb`` with its signals downloaded).
 """
 
