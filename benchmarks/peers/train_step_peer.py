@@ -99,6 +99,27 @@ def versions() -> dict:
     return out
 
 
+def _sync_of(device: torch.device):
+    """A function that waits for ``device`` (``torch.cuda.synchronize`` on a GPU, nothing on a CPU)."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def _wall_times(fn, sync, repeats: int, warmup: int) -> tuple[list[float], object]:
+    """``fn()`` ``warmup`` times, then ``repeats`` (≥ 1) timed calls, each synchronised (``sync``);
+    returns the wall times in s and the last call's result."""
+    out = None
+    for _ in range(max(0, warmup)):
+        out = fn()
+    sync()
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times, out
+
+
 def make_step(cfg: dict, device: torch.device):
     """Model, fixed batch and optimiser of ``cfg``; returns ``(step, sync, model)`` where ``step()``
     runs one train step and returns its loss tensor and ``sync()`` waits for the device."""
@@ -112,7 +133,7 @@ def make_step(cfg: dict, device: torch.device):
     y = torch.randint(0, int(cfg["n_classes"]), (B,), generator=gen).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     loss_fn = torch.nn.CrossEntropyLoss()
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = _sync_of(device)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -136,15 +157,7 @@ def _device_info(model: torch.nn.Module, device: torch.device) -> dict:
 
 def time_step(cfg: dict, device: torch.device) -> dict:
     step, sync, model = make_step(cfg, device)
-    for _ in range(max(0, int(cfg.get("warmup", 2)))):
-        step()
-    sync()
-    times = []
-    for _ in range(max(1, int(cfg.get("repeats", 5)))):
-        t0 = time.perf_counter()
-        loss = step()
-        sync()
-        times.append(time.perf_counter() - t0)
+    times, loss = _wall_times(step, sync, int(cfg.get("repeats", 5)), int(cfg.get("warmup", 2)))
     _check(cfg, loss)
     step_s = statistics.median(times)
     B = int(cfg["batch"])
@@ -156,15 +169,7 @@ def time_matmul(cfg: dict, device: torch.device) -> dict:
     n = int(cfg["matmul"])
     g = torch.Generator().manual_seed(int(cfg.get("seed", 0)))
     a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    torch.matmul(a, b)
-    sync()
-    times = []
-    for _ in range(max(1, int(cfg.get("repeats", 7)))):
-        t0 = time.perf_counter()
-        torch.matmul(a, b)
-        sync()
-        times.append(time.perf_counter() - t0)
+    times, _ = _wall_times(lambda: torch.matmul(a, b), _sync_of(device), int(cfg.get("repeats", 7)), 1)
     return {"matmul": n, "times_s": times, "best_s": min(times), "gflop_per_s": 2 * n**3 / min(times) / 1e9,
             "device": str(device)}
 
