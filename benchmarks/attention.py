@@ -214,12 +214,32 @@ def check_sst_split() -> None:
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-6)
 
 
-def cases(quick: bool, gpu: bool) -> list[Case]:
-    """Every (core, size) of a run; see the module docstring for the sizes."""
-    scales = {"model": 1, "x10": 10} if quick else {"model": 1, "x10": 10, "x40": 40}
+#: Every size a run can ask for (``--scales``); see the module docstring.
+SCALES = ("model", "x10", "x40", "x10-wide", "x40-wide")
+
+
+def default_scales(quick: bool, gpu: bool) -> list[str]:
+    """The sizes of a run without ``--scales``: ``model``, ``x10``, ``x40`` (not with ``--quick``) and
+    ``x10-wide`` (``x40-wide`` too on a GPU, without ``--quick``)."""
+    return ["model", "x10", *([] if quick else ["x40"]), "x10-wide", *(["x40-wide"] if gpu and not quick else [])]
+
+
+def cases(quick: bool, gpu: bool, scales: list[str] | None = None) -> list[Case]:
+    """Every (core, size) of a run at ``scales`` (default :func:`default_scales`).
+
+    Raises
+    ------
+    ValueError
+        A scale not in :data:`SCALES`.
+    """
+    scales = list(scales or default_scales(quick, gpu))
+    unknown = [s for s in scales if s not in SCALES]
+    if unknown:
+        raise ValueError(f"unknown attention scale(s) {unknown}; choose from {', '.join(SCALES)}")
     B = 2 if quick else BATCH
     out = []
-    for scale, f in scales.items():
+    for scale in (s for s in scales if not s.endswith("-wide")):
+        f = 1 if scale == "model" else int(scale[1:])
         Bq = 1 if (scale == "x40" and not gpu) else B  # XLA:CPU holds (B, h, N, N) scores
         out.append(msc_case(scale, Bq, MSC_TOKENS * f))
         out.append(mha_case(scale, Bq, MSC_TOKENS * f, MSC_HEADS, MSC_EMB // MSC_HEADS, gpu))
@@ -230,10 +250,9 @@ def cases(quick: bool, gpu: bool) -> list[Case]:
             dp["depth"] *= f
         out.append(sst_case("sst_spatial", scale, B, **sp))
         out.append(sst_case("sst_spectral_temporal", scale, B, **dp))
-    wide = ["x10"] if (quick or not gpu) else ["x10", "x40"]
-    for scale in wide:
+    for scale in (s for s in scales if s.endswith("-wide")):
         Bw = 1 if quick else (B if gpu else 2)
-        out.append(mha_case(f"{scale}-wide", Bw, MSC_TOKENS * int(scale[1:]), WIDE_HEADS, WIDE_HEAD_DIM, gpu))
+        out.append(mha_case(scale, Bw, MSC_TOKENS * int(scale[1:3]), WIDE_HEADS, WIDE_HEAD_DIM, gpu))
     return out
 
 
@@ -346,22 +365,26 @@ def torch_rows(mha_cases: list[Case], repeats: int, platform: str) -> tuple[list
     return rows, meta
 
 
-def run(quick: bool = False, out=None, peers: bool = True, repeats: int | None = None) -> dict:
-    """Time every core (and the torch peer); write ``<out>/<device>/attention.json``; return the result."""
+def run(quick: bool = False, out=None, peers: bool = True, repeats: int | None = None,
+        scales: list[str] | None = None) -> dict:
+    """Time every core at ``scales`` (and the torch peer); write ``<out>/<device>/attention.json``,
+    rewritten after every core (``complete`` false until the end); return the result."""
     t_start = time.perf_counter()
     platform = jax.devices()[0].platform
     gpu = platform == "gpu"
     repeats = repeats or (1 if quick else 5)
     check_sst_split()
-    todo = cases(quick, gpu)
+    todo = cases(quick, gpu, scales)
     log(f"attention cores on {jax.devices()[0].device_kind} ({platform}), repeats {repeats}"
         f"{', quick' if quick else ''}; {n_cores()} cores")
     log(HEADER)
     rows = []
+    result: dict = {"quick": quick, "repeats": repeats, "scales": sorted({c.scale for c in todo}, key=SCALES.index),
+                    "results": rows}
     for case in todo:
         for impl, dtype, implementation in case.variants:
             rows += measure(case, impl, dtype, implementation, repeats)
-    result: dict = {"quick": quick, "repeats": repeats}
+        write_result("attention", result, out, complete=False)
     if peers:
         try:
             peer_rows, meta = torch_rows([c for c in todo if c.core == "mha"], repeats, platform)
@@ -381,7 +404,6 @@ def run(quick: bool = False, out=None, peers: bool = True, repeats: int | None =
             log(f"torch peer not run: {result['peer_error']}")
     else:
         result["peer_error"] = "skipped (--no-peers)"
-    result["results"] = rows
     result["wall_s"] = time.perf_counter() - t_start
     write_result("attention", result, out)
     log(f"attention benchmark took {result['wall_s']:.0f} s")
@@ -394,8 +416,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=None, help="results folder (default benchmarks/results); one sub-folder per device")
     ap.add_argument("--no-peers", dest="peers", action="store_false", help="skip the PyTorch peer")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls per program (default 5; --quick 1)")
+    ap.add_argument("--scales", default=None,
+                    help=f"comma-separated subset of {', '.join(SCALES)} (default: all but x40-wide off a GPU; "
+                         "--quick: model, x10, x10-wide)")
     args = ap.parse_args(argv)
-    run(args.quick, Path(args.out) if args.out else None, peers=args.peers, repeats=args.repeats)
+    run(args.quick, Path(args.out) if args.out else None, peers=args.peers, repeats=args.repeats,
+        scales=[s for s in args.scales.split(",") if s] if args.scales else None)
 
 
 if __name__ == "__main__":

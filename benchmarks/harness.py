@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Self
 
@@ -163,15 +164,42 @@ def peak_flops(dtype: str = "float32") -> float | None:
     return None
 
 
-def write_result(name: str, result: dict, out: Path | None = None) -> Path:
-    """Write ``result`` (with ``environment`` added) to ``<out>/<device>/<name>.json``, say so on
-    stdout (:func:`log`), and return the path."""
+def write_result(name: str, result: dict, out: Path | None = None, *, complete: bool = True) -> Path:
+    """Write ``result`` (with ``environment`` and ``complete`` added) to ``<out>/<device>/<name>.json``
+    and return the path.
+
+    Benchmarks call it after every row with ``complete=False`` and once more at the end, so that a
+    run stopped by its time limit (the device check's) keeps every row it finished. The file is
+    replaced atomically (written beside, then renamed): a kill mid-write leaves the previous
+    version. Only the final write is announced on stderr (:func:`log`)."""
     folder = Path(out or RESULTS) / device_tag()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, **result, "environment": environment()}, indent=2))
-    log(f"wrote {path}")
+    tmp = path.with_name(f".{name}.json.tmp")
+    tmp.write_text(json.dumps({"benchmark": name, **result, "complete": complete, "environment": environment()},
+                              indent=2))
+    os.replace(tmp, path)
+    if complete:
+        log(f"wrote {path}")
     return path
+
+
+#: Modules whose deprecations :func:`strict_warnings` turns into errors: jeeg's and the benchmarks'.
+OWN_MODULES = r"(jeeg|__main__|harness|attention|compile_times|end_to_end|engine_loop|members_fit|members_scaling|" \
+              r"report|run_all|train_steps)(\.|$)"
+
+
+def strict_warnings() -> None:
+    """Deprecation, pending-deprecation and future warnings raised on jeeg's or a benchmark's own
+    lines become errors (``$JEEG_STRICT_WARNINGS=1``, set by the device check's CPU rehearsal), so
+    that an API the GPU image's newer JAX deprecates fails the rehearsal here rather than the
+    lease there. Warnings attributed to third-party modules stay warnings."""
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("error", category=category, module=OWN_MODULES)
+
+
+if os.environ.get("JEEG_STRICT_WARNINGS") == "1":
+    strict_warnings()
 
 
 def peers_python() -> str | None:
@@ -180,6 +208,17 @@ def peers_python() -> str | None:
     cands = [os.environ.get("JEEG_PEERS_PYTHON"),
              str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jeeg" / "peers-venv" / "bin" / "python")]
     return next((c for c in cands if c and Path(c).is_file()), None)
+
+
+def peer_env() -> dict:
+    """The environment of a peer subprocess: this one's, with ``PYTHONPATH`` replaced by
+    ``$JEEG_PEERS_PYTHONPATH`` when that is set (the CPU rehearsal sets it empty, so that the peers
+    venv imports its own packages, not the wheels carried for the GPU image; on the device the
+    peers run in the image's python3 and need those wheels, so it stays unset)."""
+    env = dict(os.environ)
+    if "JEEG_PEERS_PYTHONPATH" in env:
+        env["PYTHONPATH"] = env["JEEG_PEERS_PYTHONPATH"]
+    return env
 
 
 def run_peer(script: str, args: list[str], timeout: float = 1800) -> dict:
@@ -195,7 +234,7 @@ def run_peer(script: str, args: list[str], timeout: float = 1800) -> dict:
     if py is None:
         raise RuntimeError("no PyTorch peers venv: run benchmarks/peers/setup_env.sh and set JEEG_PEERS_PYTHON")
     cmd = [py, str(HERE / "peers" / script), "--threads", str(n_cores()), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=peer_env())
     if proc.returncode != 0:
         raise RuntimeError(f"peer {script} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -230,7 +269,7 @@ class PeerProcess:
         self._err = tempfile.TemporaryFile(mode="w+")
         cmd = [self.python, str(HERE / "peers" / self.script), "--threads", str(n_cores()), "--serve", *self.args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, env=peer_env())
         import queue
         import threading
 
@@ -325,5 +364,5 @@ def log(msg: str) -> None:
 
 
 __all__ = ["PEAK_FLOPS", "RESULTS", "PeerProcess", "compile_timed", "device_tag", "environment", "interleaved",
-           "interleaved_pairs", "log", "median_time", "n_cores", "peak_flops", "peers_python", "run_peer", "wall_timer",
-           "write_result"]
+           "interleaved_pairs", "log", "median_time", "n_cores", "peak_flops", "peer_env", "peers_python", "run_peer",
+           "strict_warnings", "wall_timer", "write_result"]

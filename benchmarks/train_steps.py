@@ -88,8 +88,11 @@ Per pair, ratio = peer step time ÷ jeeg step time = jeeg samples/s ÷ peer samp
 faster). ``ratio`` (= ``ratio_median``) is the median of the per-pair ratios, ``ratio_iqr`` their
 interquartile range, ``pairs`` every pair's times, and ``loadavg`` the 1/5/15-min load average
 before and after (``os.getloadavg``); ``jeeg_step_s`` / ``peer_step_s`` and the samples/s are
-each side's median over the pairs. ``target`` is 2 on a CPU and 3 on a GPU (the issue's). ``reached`` is only set when both sides ran on the same kind of device: the
-peers venv holds a CPU-only torch, so on a GPU ``reached`` stays None and a note says why.
+each side's median over the pairs. ``target`` is ``report.train_step_target``: 2x, except parity
+for SST-EmotionNet and U-Time on a CPU (their 2x is a GPU target; ``report.TARGETS``). ``reached`` is only set when
+both sides ran on the same kind of device: the peers venv holds a CPU-only torch, so with it on
+a GPU ``reached`` stays None and a note says why; the device check runs the peers on the GPU
+image's own CUDA torch (``JEEG_PEERS_PYTHON=python3``).
 Inputs are synthetic (N(0, 1), fixed seeds); speed does not depend on the values.
 
 Usage::
@@ -99,8 +102,10 @@ Usage::
         [--pairs eegnet,sst_emotionnet,msc_transformer_vs_eegconformer] [--repeats N]
 
 ``--quick``: every pair but ``eegnet_62x1500`` (the same networks as ``eegnet``), small batches
-(``quick_batch``), 2 repeats, 3 pairs, 1 warm-up: a smoke test whose numbers are not results. Otherwise max(11, 2 x repeats + 1) pairs. Writes ``<out>/<device>/train_steps.json`` (``harness.write_result``)
-and prints the ratio table to stderr.
+(``quick_batch``), 2 repeats, 3 pairs, 1 warm-up: a smoke test whose numbers are not results. Otherwise max(11, 2 x repeats + 1) pairs. Writes ``<out>/<device>/train_steps.json`` (``harness.write_result``),
+rewritten after every pair (``complete`` false until the last), and prints the ratio table to
+stderr. ``--merge`` keeps the rows of other pairs already in that file (the device check times
+its pairs in two steps); ``--no-matmul`` skips the matmul reference (keeping a merged one).
 """
 
 from __future__ import annotations
@@ -116,6 +121,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: run as a script or from run_all.py
 import harness  # noqa: E402
+import report  # noqa: E402
 
 EEGMMIDB = dict(n_chans=64, n_times=640, sfreq=160.0)
 
@@ -247,6 +253,9 @@ def _ratio_table(rows: list[dict]) -> str:
     head = f"{'pair':34s} {'batch':>5s} {'jeeg samples/s':>14s} {'peer samples/s':>14s} {'ratio':>7s} {'target':>6s}  reached"
     lines = [head, "-" * len(head)]
     for r in rows:
+        if r.get("error"):
+            lines.append(f"{r['pair']:34s} {r['batch']:5d} failed: {r['error'][:90]}")
+            continue
         peer = r.get("peer_samples_per_s")
         ratio = r.get("ratio")
         lines.append(f"{r['pair']:34s} {r['batch']:5d} {r['jeeg_samples_per_s']:14.1f} "
@@ -257,7 +266,7 @@ def _ratio_table(rows: list[dict]) -> str:
 
 
 def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] | None = None,
-        repeats: int | None = None) -> dict:
+        repeats: int | None = None, merge: bool = False, matmul: bool = True) -> dict:
     """Time every pair (jeeg against its peer in interleaved pairs), write ``<out>/<device>/train_steps.json``, return the result.
 
     ``peers=False`` (or no peers venv, or a failing peer) leaves the peer fields None and records
@@ -272,16 +281,29 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
     warmup = 1 if quick else 2
     pairs_n = max(3, repeats) if quick else max(11, 2 * repeats + 1)  # interleaved jeeg/peer step pairs
     platform = jax.devices()[0].platform
-    target = 2.0 if platform == "cpu" else 3.0
     peer_timeout = 600 if quick else 1800
-    rows, peer_env = [], None
+    previous = _previous(out) if merge else {}
+    rows = [r for r in previous.get("results", []) if r.get("pair") not in names]
+    peer_env = previous.get("peer_environment")
+    result = {"results": rows, "quick": bool(quick), "repeats": repeats, "warmup": warmup, "pairs": pairs_n,
+              "matmul_reference": previous.get("matmul_reference"), "peer_threads": harness.n_cores(),
+              "peer_environment": peer_env}
     for name in names:
         spec = PAIRS[name]
+        target = report.train_step_target(name, platform)
         batch = spec["quick_batch"] if quick else spec["batch"]
         if quick and spec.get("quick_kwargs"):
             spec = {**spec, "kwargs": {**spec["kwargs"], **spec["quick_kwargs"]}}
         harness.log(f"train_steps: {name}, jeeg {spec['model']} {spec['kwargs']}, batch {batch}")
-        j = jeeg_step(spec, batch, repeats, warmup)
+        try:
+            j = jeeg_step(spec, batch, repeats, warmup)
+        except Exception as e:  # noqa: BLE001 - a failed pair is recorded, the others still run
+            rows.append({"pair": name, "jeeg_model": {"name": spec["model"], "kwargs": dict(spec["kwargs"])},
+                         "peer": spec["peer"], "batch": batch, "target": target, "reached": None,
+                         "error": f"jeeg step: {type(e).__name__}: {e}"[:500]})
+            harness.log(f"  jeeg step failed: {rows[-1]['error'][:300]}")
+            harness.write_result("train_steps", result, out, complete=False)
+            continue
         row = {
             "pair": name,
             "jeeg_model": {"name": spec["model"], "kwargs": dict(spec["kwargs"])},
@@ -330,10 +352,8 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
                 if j["xla_flops"]:  # the arithmetic rate each side reaches on jeeg's operation count
                     row.update(jeeg_gflop_per_s=j["xla_flops"] / jeeg_s / 1e9,
                                peer_gflop_per_s_same_ops=j["xla_flops"] / peer_s / 1e9)
-                same_kind = (platform == "cpu") == (str(p.get("device", "cpu")) == "cpu")
-                if same_kind:
-                    row["reached"] = bool(row["ratio"] >= target)
-                else:
+                row["reached"] = report.step_reached(row)
+                if row["reached"] is None:
                     row["note"] = (f"peer ran on {p.get('device')} and jeeg on {platform}: not the same kind of "
                                    "device, so the target is not judged")
                 harness.log(f"  paired ({pairs_n} pairs): jeeg {row['jeeg_samples_per_s']:.1f}, peer "
@@ -341,12 +361,14 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
                             f"(IQR {row['ratio_iqr'][0]:.2f}-{row['ratio_iqr'][1]:.2f}, "
                             f"load {r['loadavg']['before'][0]:.1f}->{r['loadavg']['after'][0]:.1f})")
         rows.append(row)
-    matmul = matmul_reference(512 if quick else MATMUL_N, 3 if quick else 7, peers)
-    harness.log(f"float32 matmul {matmul['n']}: jeeg {matmul['jeeg_gflop_per_s']:.0f}, peer "
-                f"{matmul['peer_gflop_per_s'] or float('nan'):.0f} GFLOP/s (best of {matmul['repeats']})")
-    result = {"results": rows, "quick": bool(quick), "repeats": repeats, "warmup": warmup, "pairs": pairs_n,
-              "matmul_reference": matmul, "peer_threads": harness.n_cores(), "peer_environment": peer_env,
-              "wall_s": time.perf_counter() - t_start}
+        result["peer_environment"] = peer_env
+        harness.write_result("train_steps", result, out, complete=False)
+    if matmul:
+        mm = matmul_reference(512 if quick else MATMUL_N, 3 if quick else 7, peers)
+        harness.log(f"float32 matmul {mm['n']}: jeeg {mm['jeeg_gflop_per_s']:.0f}, peer "
+                    f"{mm['peer_gflop_per_s'] or float('nan'):.0f} GFLOP/s (best of {mm['repeats']})")
+        result["matmul_reference"] = mm
+    result["wall_s"] = time.perf_counter() - t_start
     errors = {r.get("peer_error") for r in rows}
     if rows and all(r.get("peer_error") for r in rows):
         result["peer_error"] = "; ".join(sorted(e for e in errors if e))[:500]
@@ -356,6 +378,12 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
     return result
 
 
+def _previous(out) -> dict:
+    """The train_steps.json already in ``<out>/<device>/`` (``--merge``), or {}."""
+    path = Path(out or harness.RESULTS) / harness.device_tag() / "train_steps.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small batches, 2 repeats (a smoke test)")
@@ -363,9 +391,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-peers", dest="peers", action="store_false", help="skip the PyTorch peers")
     ap.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated subset of {', '.join(PAIRS)}")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 5; --quick 2)")
+    ap.add_argument("--merge", action="store_true", help="keep the rows of other pairs already in train_steps.json")
+    ap.add_argument("--no-matmul", dest="matmul", action="store_false", help="skip the float32 matmul reference")
     args = ap.parse_args(argv)
     run(args.quick, Path(args.out) if args.out else None, peers=args.peers,
-        pairs=[p for p in args.pairs.split(",") if p], repeats=args.repeats)
+        pairs=[p for p in args.pairs.split(",") if p], repeats=args.repeats, merge=args.merge, matmul=args.matmul)
 
 
 if __name__ == "__main__":

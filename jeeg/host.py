@@ -10,27 +10,49 @@ import datetime as _dt
 import os
 import platform
 import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+#: The distributions whose versions every run and benchmark records (absent ones as None).
+VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy", "scipy", "mne", "scikit-learn",
+             "pyriemann", "torch")
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of :data:`VERSIONED` (``importlib.metadata``; None where a distribution is
+    absent), read without importing them: a machine without mne, such as a GPU image, still
+    reports everything else."""
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def environment() -> dict[str, Any]:
-    """Versions, device and host facts recorded with every run."""
-    import flax
+    """Versions, device and host facts recorded with every run and benchmark.
+
+    ``versions`` holds every distribution of :data:`VERSIONED` (None where absent); the top-level
+    ``jax``, ``flax``, ``mne`` and ``scikit-learn`` keys repeat four of them, as runs recorded
+    them before. ``jax_platforms`` is ``$JAX_PLATFORMS`` (empty: JAX's own choice)."""
     import jax
-    import mne
-    import sklearn
 
     dev = jax.devices()[0]
+    ver = versions()
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "jax": jax.__version__,
-        "flax": flax.__version__,
-        "mne": mne.__version__,
-        "scikit-learn": sklearn.__version__,
+        "flax": ver["flax"],
+        "mne": ver["mne"],
+        "scikit-learn": ver["scikit-learn"],
+        "versions": ver,
         "backend": jax.default_backend(),
         "device_kind": dev.device_kind,
         "n_devices": jax.device_count(),
@@ -38,6 +60,7 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu_model": cpu_model(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "jax_platforms": os.environ.get("JAX_PLATFORMS", ""),
     }
 
 
@@ -68,7 +91,6 @@ def device_memory_bytes() -> int:
     return int(ram // max(1, jax.local_device_count()))
 
 
-
 def n_cores() -> int:
     """CPU cores this process may use (its affinity mask; the thread count given to PyTorch peers)."""
     try:
@@ -78,8 +100,12 @@ def n_cores() -> int:
 
 
 def git_commit() -> str:
-    """The checkout's commit (short hash, ``+changes`` if the code in ``jeeg/`` or ``benchmarks/``
-    differs from it; results files do not count), or ``?`` outside a git checkout."""
+    """The code's commit: ``$JEEG_COMMIT`` when the caller passes it in (a copy of the tree without
+    ``.git``, such as the device check's), else the checkout's short hash (``+changes`` if the
+    code in ``jeeg/`` or ``benchmarks/`` differs from it; results files do not count), else ``?``."""
+    given = os.environ.get("JEEG_COMMIT", "").strip()
+    if given:
+        return given
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout.strip()

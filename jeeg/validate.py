@@ -281,10 +281,9 @@ def _abstract_build(name: str, kwargs_json: str, n_chans: int, n_times: int, sfr
     import jax.numpy as jnp
     from flax import nnx
 
-    from jeeg.engine.loop import member_formulation
     from jeeg.models import build_model
 
-    kwargs = member_formulation(name, json.loads(kwargs_json), "map")
+    kwargs = json.loads(kwargs_json)
     limit = max(4096, 4 * n_times)
     huge = [k for k, v in kwargs.items() if any(isinstance(x, int) and not isinstance(x, bool) and abs(x) > limit
                                                  for x in (v if isinstance(v, list) else [v]))]
@@ -412,12 +411,10 @@ def _feature_transfer(pair_json: str, n_times: int, sfreq: float, n_classes: int
     from flax import nnx
 
     from jeeg.engine.distill import attention_transfer_loss
-    from jeeg.engine.loop import member_formulation
     from jeeg.models import build_model
 
     def feats(name, kwargs, n_in, fed):
-        model = build_model(name, n_in, n_classes, n_times, sfreq, rngs=nnx.Rngs(params=0),
-                            **member_formulation(name, kwargs, "map"))
+        model = build_model(name, n_in, n_classes, n_times, sfreq, rngs=nnx.Rngs(params=0), **kwargs)
         shape = tuple(fed) if fed is not None else tuple(getattr(model, "input_shape", None) or (n_in, n_times))
         return model(jnp.zeros((2, *shape), jnp.float32), train=False, return_features=True)[1]
 

@@ -31,7 +31,7 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
     assert names == {"attention", "train_steps", "compile_times", "engine_loop", "members_scaling", "end_to_end"}
     for name in names:
         res = json.loads((device / f"{name}.json").read_text())
-        assert res["quick"] is True and res["environment"]["jax"]
+        assert res["quick"] is True and res["complete"] is True and res["environment"]["versions"]["jax"]
     att = json.loads((device / "attention.json").read_text())
     cores = {r["core"] for r in att["results"] if "error" not in r}
     assert {"msc_self_attention", "mha", "stff_additive", "sst_spatial", "sst_spectral_temporal"} <= cores
@@ -61,8 +61,11 @@ def test_quick_benchmark_suite_writes_json_and_tables(eegmmidb_root, tmp_path, m
         assert r["pairs"] and all(p["ratio"] == pytest.approx(p["host_loop_s"] / p["compiled_s"]) for p in r["pairs"])
         assert r["iqr"][0] <= r["median_ratio"] <= r["iqr"][1], model
     e2e = json.loads((device / "end_to_end.json").read_text())
-    assert e2e["member_parallel"]["n_members"] == e2e["sequential"]["n_members"] == 5
+    # the main job's cross-subject run, quick: LOSO over subjects 1-3, one seed
+    assert e2e["member_parallel"]["n_members"] == e2e["sequential"]["n_members"] == 3
+    assert e2e["config"]["scheme"] == "loso" and e2e["config"]["alignment"] == "euclidean"
     assert e2e["sequential"]["members_per_program"] == 1
+    assert e2e["member_parallel"]["fold_accuracies"] == e2e["sequential"]["fold_accuracies"]
     # The tables come from the JSON: rendered per device, and into a README's benchmark block.
     table = (device / "README.md").read_text()
     assert "### Attention cores" in table and "--quick: a smoke test" in table

@@ -21,11 +21,11 @@ from jeeg.engine.checkpoint import (
                                     unpack_members,
 )
 from jeeg.engine.distill import DistillTrainer, attention_map, attention_transfer_loss, kd_loss
-from jeeg.engine.loop import MEMBER_AXES, CompiledLoop, MemberData, MemberState, TrainConfig, member_formulation
+from jeeg.engine.loop import MEMBER_AXES, CompiledLoop, MemberData, MemberState, TrainConfig
 from jeeg.engine.mesh import default_member_axis, member_mesh, over_members, to_host
 from jeeg.engine.trainer import PROGRESS_SECONDS, FitResult, Trainer
 
 __all__ = ["MEMBER_AXES", "PROGRESS_SECONDS", "Checkpointing", "CompiledLoop", "DistillTrainer", "FitResult",
            "MemberData", "MemberState", "TrainConfig", "Trainer", "attention_map", "attention_transfer_loss",
-           "default_member_axis", "kd_loss", "member_formulation", "member_key", "member_mesh", "over_members",
+           "default_member_axis", "kd_loss", "member_key", "member_mesh", "over_members",
            "pack_members", "program_dir", "restore_raw", "state_from_flat", "to_host", "unpack_members"]

@@ -19,8 +19,7 @@ import optax
 from flax import nnx
 
 from jeeg.engine.checkpoint import state_from_flat
-from jeeg.engine.loop import MemberState, TrainConfig, _unchunk, _valid_means, member_formulation
-from jeeg.engine.mesh import default_member_axis, member_mesh
+from jeeg.engine.loop import MemberState, TrainConfig, _unchunk, _valid_means
 from jeeg.engine.trainer import Trainer
 from jeeg.errors import ConfigError
 from jeeg.models import apply_constraints, build_model
@@ -218,9 +217,6 @@ class DistillTrainer(Trainer):
             raise ConfigError(f"teacher_input_map must have shape (n_inputs, n_chans={n_chans}); "
                               f"got {self.teacher_input_map.shape}")
         self.teacher_chans = n_chans if self.teacher_input_map is None else self.teacher_input_map.shape[0]
-
-        axis = kwargs.get("member_axis") or default_member_axis(kwargs.get("mesh") or member_mesh())
-        teacher_kwargs = member_formulation(teacher, teacher_kwargs, axis)
 
         def make_teacher(key):
             return build_model(teacher, self.teacher_chans, n_outputs, n_times, sfreq, rngs=nnx.Rngs(params=key),

@@ -106,25 +106,6 @@ class MemberData:
     test: np.ndarray
 
 
-def member_formulation(model: str, model_kwargs: dict, member_axis: str) -> dict:
-    """``model_kwargs`` with the model's member-axis formulation chosen by the engine, not the model.
-
-    A model with a ``temporal_conv`` option (:class:`jeeg.models.layers.TemporalFilterBank`) left
-    at ``"auto"`` gets ``"factored"`` on either member axis: rows 1–2 with spatial filters first
-    (:func:`jeeg.models.layers.temporal_bn_spatial`), which has no per-member convolution, so
-    vmapping it over members stays element-wise and matmul-shaped. ``"shifted"`` (the former
-    choice for vmapped members) and ``"conv"`` (for mapped ones) are kept when asked for.
-    """
-    import inspect
-
-    from jeeg.models import get_model_spec
-
-    params = inspect.signature(get_model_spec(model).cls).parameters
-    if "temporal_conv" in params and model_kwargs.get("temporal_conv", "auto") == "auto":
-        return {**model_kwargs, "temporal_conv": "factored"}
-    return model_kwargs
-
-
 def _unchunk(tree, n: int):
     """Arrays (n_chunks, chunk, ...) of a ``lax.map`` over evaluation chunks → (n, ...)."""
     return jax.tree.map(lambda a: a.reshape((n,) + a.shape[2:]), tree)
@@ -221,7 +202,6 @@ class CompiledLoop:
         if self.member_axis not in MEMBER_AXES:
             raise ConfigError(f"member_axis must be one of {MEMBER_AXES}; got {member_axis!r}")
         model_chans = n_chans if self.input_map is None else self.input_map.shape[0]
-        model_kwargs = member_formulation(model, model_kwargs, self.member_axis)
         self.model_kwargs = dict(model_kwargs)
 
         def make(key: jax.Array) -> nnx.Module:

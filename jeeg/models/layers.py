@@ -481,8 +481,10 @@ class TemporalFilterBank(nnx.Conv):
     * ``"factored"`` — the model computes this row together with its BatchNorm and spatial
       filters, spatial filters first (:func:`temporal_bn_spatial`); called alone, the bank is
       the convolution.
-    * ``"auto"`` (default) — ``"factored"``. The model does not look at the backend; the training
-      engine keeps ``"auto"`` for either member axis (:func:`jeeg.engine.member_formulation`).
+    * ``"auto"`` (default) — ``"factored"`` (:meth:`resolved_impl`). The model does not look at
+      the backend, and the training engine passes ``temporal_conv`` through unchanged, so a model
+      left at ``"auto"`` computes the factored rows on either member axis (``"map"`` on CPUs,
+      ``"vmap"`` on accelerators, :func:`jeeg.engine.default_member_axis`).
       Measured for the EEGNet train step at batch 64, 64 x 640 (2-core CPU, 2026-11-30):
       ``benchmarks/results/cpu/train_steps.json``.
 
