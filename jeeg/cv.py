@@ -12,26 +12,31 @@ import json
 from pathlib import Path
 from typing import Callable
 
+import jax
 import numpy as np
 
+from jeeg import report
+from jeeg.alignment import align_dataset
+from jeeg.baselines import fit_predict
 from jeeg.checkpoints import load_init_run, load_teacher_run
 from jeeg.config import CVConfig
 from jeeg.data import EpochsDataset, load_dataset
+from jeeg.engine import Checkpointing, program_dir
 from jeeg.errors import ConfigError
 from jeeg.final import data_facts, train_final
 from jeeg.folds import Member, TaskFold, fold_id, make_members, make_task_folds, member_data, member_keys, ordered_ids, record_id
 from jeeg.host import device_memory_bytes, environment
+from jeeg.run.setup import build_trainer, model_inputs_for
 from jeeg.rundir import (append_fold, check_resumed_code, prediction_rows, read_folds, write_predictions,
                          write_run_config, write_text_atomic)
 from jeeg.summary import fold_record, summarise
+from jeeg.validate import validate
 
 
 def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None) -> EpochsDataset:
     """Load and preprocess the dataset a config asks for (see :func:`jeeg.data.load_dataset`),
     then align each subject's trials if ``cfg.alignment`` asks (:func:`jeeg.alignment.align_dataset`:
     each subject and task from its own trials, labels unread)."""
-    from jeeg.alignment import align_dataset
-
     ds = load_dataset(
         cfg.dataset,
         list(cfg.subjects),
@@ -49,29 +54,6 @@ def load_for_config(cfg: CVConfig, progress: Callable[[str], None] | None = None
             progress(f"{cfg.alignment} alignment of {len(ds.subjects)} subjects")
         ds = align_dataset(ds, cfg.alignment)
     return ds
-
-
-def input_maps(cfg: CVConfig, ch_names) -> dict[str, np.ndarray | None]:
-    """The model's and the teacher's input maps (``model_channels`` / ``teacher_channels``;
-    ``None``: every channel as it is).
-
-    Raises
-    ------
-    ConfigError
-        A channel spec the recording cannot give, or channel specs with a representation other
-        than the raw trials.
-    """
-    from jeeg.representations import derivation_matrix
-
-    out: dict[str, np.ndarray | None] = {"model": None, "teacher": None}
-    for who, key in (("model", "model_channels"), ("teacher", "teacher_channels")):
-        specs = getattr(cfg, key)
-        if specs:
-            if cfg.representation != "raw":
-                raise ConfigError(f"{key} selects channels of the raw trials; representation={cfg.representation!r} "
-                                  "takes every channel")
-            out[who] = derivation_matrix(ch_names, specs, key)
-    return out
 
 
 class CVRun:
@@ -96,8 +78,6 @@ class CVRun:
     """
 
     def __init__(self, cfg: CVConfig, out: Path, reporter=None, resume: bool = False):
-        import jax
-
         self.cfg, self.out, self.rep, self.resume = cfg, Path(out), reporter, resume
         self.primary = jax.process_index() == 0
         self.lines: dict[str, dict] = {}  # record id → folds.jsonl line
@@ -129,8 +109,6 @@ class CVRun:
     # ----------------------------------------------------------------------------- pieces
     def run_baselines(self, ds: EpochsDataset, folds: list[TaskFold]) -> None:
         """Classical baselines on µV data, fitted on the whole training side (train + val)."""
-        from jeeg.baselines import fit_predict
-
         for name in self.cfg.baselines:
             for tf in folds:
                 if fold_id(name, tf) in self.lines:
@@ -173,38 +151,19 @@ class CVRun:
         Members are grouped in a fixed order (grid point, then fold); a program whose members
         are all recorded is skipped; one that was interrupted resumes from its checkpoint.
         """
-        import jax
-
-        from jeeg.engine import Checkpointing, Trainer, program_dir
-
         cfg = self.cfg
         tcfg = cfg.train_config()
         folds = [m.fold for m in members]
         n_train = [len(tf.train) for tf in folds]
         shapes = dict(batch_size=min(cfg.batch_size, min(n_train)), n_train_pad=max(n_train),
                       n_eval_pad=max(max(len(tf.val), len(tf.test)) for tf in folds))
-        data = (ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg)
-        maps = input_maps(cfg, ds.ch_names)
-        if cfg.distill == "none":
-            trainer = Trainer(cfg.model, dict(cfg.model_kwargs), *data, input_map=maps["model"], **shapes)
-        else:
-            from jeeg.engine import DistillTrainer
-
-            trainer = DistillTrainer(
-                cfg.model, dict(cfg.model_kwargs), cfg.teacher, dict(cfg.teacher_kwargs), *data, mode=cfg.distill,
-                temperature=cfg.kd_temperature, kd_weight=cfg.kd_weight, reduction=cfg.kd_reduction,
-                t_squared=cfg.kd_t_squared, ce_weight=cfg.kd_ce_weight, loss=cfg.kd_loss, at_normalise=cfg.at_normalise,
-                input_map=maps["model"], teacher_input_map=maps["teacher"], **shapes,
-            )
+        trainer = build_trainer(cfg, ds, train_config=tcfg, **shapes)
         saved = self.out / "engine.json"
         if all(fold_id(cfg.model, m.fold, m.setting) in self.lines for m in members) and saved.exists():
             self.engine.update(json.loads(saved.read_text()))  # every member is recorded: nothing to train
             return
-        from jeeg.representations import model_inputs
-
         self._status(f"{cfg.model}: computing {cfg.representation} inputs")
-        inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
-                              **cfg.representation_kwargs)
+        inputs = model_inputs_for(cfg, ds)
         if inputs.shape[1:] != trainer.input_shape:
             raise ConfigError(
                 f"{cfg.model} takes trials of shape {trainer.input_shape} but representation "
@@ -268,9 +227,6 @@ class CVRun:
     # ----------------------------------------------------------------------------- whole run
     def run(self) -> dict:
         """Load, split, train and score; write every artefact. Returns the metrics dict."""
-        from jeeg import report
-        from jeeg.validate import validate
-
         cfg = self.cfg
         validate(cfg, sweep=bool(cfg.grid))  # the whole config, teacher_run / init_run too, before any data or file
         if self.resume:

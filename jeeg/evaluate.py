@@ -39,6 +39,7 @@ import numpy as np
 
 from jeeg.config import CVConfig, make_config
 from jeeg.errors import ConfigError
+from jeeg.run.setup import build_trainer, model_inputs_for
 
 #: Keys ``jeeg evaluate --set`` may change: where the data are and how the model is batched, never
 #: what the data are.
@@ -242,12 +243,10 @@ def evaluate_run(run: Path, subjects, *, out: Path | None = None, overrides: dic
     from jeeg import report
     from jeeg.baselines import fit_predict
     from jeeg.checkpoints import load_member_states
-    from jeeg.cv import input_maps, load_for_config
-    from jeeg.engine import Trainer
+    from jeeg.cv import load_for_config
     from jeeg.final import data_facts
     from jeeg.folds import TaskFold
     from jeeg.host import environment
-    from jeeg.representations import model_inputs
     from jeeg.rundir import prediction_rows, prepare_out_dir, write_predictions
     from jeeg.splits import Fold
     from jeeg.summary import fold_record, summarise
@@ -290,12 +289,11 @@ def evaluate_run(run: Path, subjects, *, out: Path | None = None, overrides: dic
                                     extra.get("setting", 0)))
 
     say(f"{rcfg.model}: computing {rcfg.representation} inputs")
-    inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
-                          **cfg.representation_kwargs)
+    inputs = model_inputs_for(cfg, ds)
     per_task = {task: np.flatnonzero(ds.task == task) for task in ds.tasks}
-    trainer = Trainer(cfg.model, dict(cfg.model_kwargs), ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq,
-                      cfg.train_config(), input_map=input_maps(cfg, ds.ch_names)["model"], batch_size=1, n_train_pad=1,
-                      n_eval_pad=max(len(i) for i in per_task.values()))
+    # the trained model alone (a distillation run's student), to apply its states
+    trainer = build_trainer(cfg, ds, batch_size=1, n_train_pad=1, n_eval_pad=max(len(i) for i in per_task.values()),
+                            plain=True)
     if inputs.shape[1:] != trainer.input_shape:
         raise ConfigError(f"{cfg.model} takes trials of shape {trainer.input_shape} but the new subjects' inputs are "
                           f"{inputs.shape[1:]}")

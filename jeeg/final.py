@@ -20,13 +20,18 @@ Its checkpoint is always written, whatever ``checkpoint_every``, at
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jeeg.config import CVConfig
 from jeeg.data import EpochsDataset
+from jeeg.engine import Checkpointing, MemberData, Trainer, member_key
 from jeeg.errors import ConfigError
+from jeeg.folds import grid_settings
+from jeeg.run.setup import build_trainer, model_inputs_for
 
 
 def final_dir(run: Path, task: str) -> Path:
@@ -85,13 +90,6 @@ def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
         A run with distillation or ``init_run`` (see :func:`jeeg.config.make_config`), or a
         task without fold records of the model.
     """
-    import jax
-
-    from jeeg.cv import input_maps
-    from jeeg.engine import Checkpointing, MemberData, Trainer, member_key
-    from jeeg.folds import grid_settings
-    from jeeg.representations import model_inputs
-
     cfg: CVConfig = runner.cfg
     if cfg.distill != "none" or cfg.init_run:
         raise ConfigError("final models are trained for a model trained alone (no distill, no init_run)")
@@ -99,13 +97,8 @@ def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
     point = grid_settings(cfg)[setting]
     model_records = [r for r in metrics["folds"] if r["model"] == cfg.model and r.get("setting", 0) == setting]
     n_positions = sum(1 for r in metrics["folds"] if r["model"] == cfg.model and r.get("setting", 0) == 0)
-    inputs = model_inputs(cfg.representation, ds.X, ds.sfreq, ds.ch_names, standardize=cfg.standardize,
-                          **cfg.representation_kwargs)
-    tcfg = cfg.train_config()
-    from dataclasses import replace
-
-    tcfg = replace(tcfg, monitor="last")
-    maps = input_maps(cfg, ds.ch_names)
+    inputs = model_inputs_for(cfg, ds)
+    tcfg = replace(cfg.train_config(), monitor="last")
     out: dict[str, dict] = {}
     trainers: dict[int, Trainer] = {}  # tasks with as many trials share one compiled program
     for t, task in enumerate(ds.tasks):
@@ -117,9 +110,8 @@ def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
         position = n_positions + t
         empty = np.zeros(0, np.int64)
         if len(where) not in trainers:
-            trainers[len(where)] = Trainer(
-                cfg.model, dict(cfg.model_kwargs), ds.n_chans, ds.n_classes, ds.n_times, ds.sfreq, tcfg,
-                input_map=maps["model"], batch_size=min(cfg.batch_size, len(where)), n_train_pad=len(where), n_eval_pad=0)
+            trainers[len(where)] = build_trainer(cfg, ds, train_config=tcfg, batch_size=min(cfg.batch_size, len(where)),
+                                                 n_train_pad=len(where), n_eval_pad=0)
         trainer = trainers[len(where)]
         X, Y = trainer.put_data(inputs, ds.y)
         if runner.rep is not None:

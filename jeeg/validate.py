@@ -32,6 +32,7 @@ import numpy as np
 
 from jeeg.config import GRID_KEYS, CVConfig, make_config
 from jeeg.errors import ConfigError, choice_error
+from jeeg.run.setup import input_maps
 
 #: Most weights a network may have (5e8 float32 = 2 GB per member): more is a size typed wrong.
 MAX_PARAMS = 5e8
@@ -375,8 +376,6 @@ def _check_networks(cfg: CVConfig, shape: DataShape) -> None:
     rep = _representation_shape(cfg, shape)
     maps = {"model": None, "teacher": None}
     if cfg.model_channels or cfg.teacher_channels:
-        from jeeg.cv import input_maps
-
         if shape.ch_names is not None or cfg.representation != "raw":
             maps = input_maps(cfg, shape.ch_names or ())
         else:  # sleep recordings name their channels: only the count is known here

@@ -183,6 +183,9 @@ SKIP = [
     ("PSG signals", lambda a: any(re.fullmatch(r"dataset=(slpdb|sleep_edf)", t) for t in a),
      ("the PSG signals are not here (the sleep readers and runs are tested on generated recordings in "
       "the real formats: tests/test_psg.py, tests/test_cli_cross_modal.py)")),
+    ("device check", lambda a: a[:1] == ["bash"] and len(a) > 1 and a[1].startswith("benchmarks/device"),
+     ("the device check's preparation downloads wheels from a package index; .ci/run runs it and then "
+      "the CPU rehearsal, bash benchmarks/device_check.sh --rehearse, before the tests")),
     ("synopsis", _is_synopsis, "a usage synopsis with placeholders, not a command"),
     ("MSC-T3AM multi-action task sets",
      lambda a: a[:2] == ["python", "experiments/msc_t3am_eegmmidb.py"] and "--task-set" in a
