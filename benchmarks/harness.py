@@ -164,6 +164,12 @@ def peak_flops(dtype: str = "float32") -> float | None:
     return None
 
 
+def result_path(name: str, out: Path | None = None) -> Path:
+    """Where benchmark ``name`` writes its JSON on this device: ``<out>/<device>/<name>.json``
+    (``out`` default :data:`RESULTS`; device: :func:`device_tag`)."""
+    return Path(out or RESULTS) / device_tag() / f"{name}.json"
+
+
 def write_result(name: str, result: dict, out: Path | None = None, *, complete: bool = True) -> Path:
     """Write ``result`` (with ``environment`` and ``complete`` added) to ``<out>/<device>/<name>.json``
     and return the path.
@@ -172,9 +178,8 @@ def write_result(name: str, result: dict, out: Path | None = None, *, complete: 
     run stopped by its time limit (the device check's) keeps every row it finished. The file is
     replaced atomically (written beside, then renamed): a kill mid-write leaves the previous
     version. Only the final write is announced on stderr (:func:`log`)."""
-    folder = Path(out or RESULTS) / device_tag()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
+    path = result_path(name, out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{name}.json.tmp")
     tmp.write_text(json.dumps({"benchmark": name, **result, "complete": complete, "environment": environment()},
                               indent=2))
@@ -364,5 +369,5 @@ def log(msg: str) -> None:
 
 
 __all__ = ["PEAK_FLOPS", "RESULTS", "PeerProcess", "compile_timed", "device_tag", "environment", "interleaved",
-           "interleaved_pairs", "log", "median_time", "n_cores", "peak_flops", "peer_env", "peers_python", "run_peer",
+           "interleaved_pairs", "log", "median_time", "n_cores", "peak_flops", "peer_env", "peers_python", "result_path", "run_peer",
            "strict_warnings", "wall_timer", "write_result"]

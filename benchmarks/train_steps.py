@@ -380,7 +380,7 @@ def run(quick: bool = False, out=None, peers: bool = True, *, pairs: list[str] |
 
 def _previous(out) -> dict:
     """The train_steps.json already in ``<out>/<device>/`` (``--merge``), or {}."""
-    path = Path(out or harness.RESULTS) / harness.device_tag() / "train_steps.json"
+    path = harness.result_path("train_steps", out)
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
