@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import interleaved, log, write_result  # noqa: E402
+from harness import interleaved_pairs, log, wall_timer, write_result  # noqa: E402
 
 STEPS = 4
 
@@ -54,11 +54,11 @@ def run(out=None, pairs: int = 5) -> dict:
             return w
 
         jax.block_until_ready((plain(), loop(w, x)))  # compile, warm up
-        r = interleaved(plain, lambda: loop(w, x), pairs)  # ratio: loop time / plain time
+        r = interleaved_pairs(wall_timer(plain), wall_timer(lambda: loop(w, x)), pairs)  # ratio: loop time / plain time
         rows[name] = {"plain_s_per_step": r["median_s"]["a"] / STEPS, "loop_s_per_step": r["median_s"]["b"] / STEPS,
-                      "loop_over_plain": r["median_ratio"], "iqr": r["iqr"], "load_average": r["load_average"]}
+                      "loop_over_plain": r["ratio_median"], "iqr": r["ratio_iqr"], "load_average": r["loadavg"]}
         log(f"{name:24s} plain {1e3 * rows[name]['plain_s_per_step']:8.2f} ms/step, in a loop "
-            f"{1e3 * rows[name]['loop_s_per_step']:8.2f} ms/step ({r['median_ratio']:.1f}x)")
+            f"{1e3 * rows[name]['loop_s_per_step']:8.2f} ms/step ({r['ratio_median']:.1f}x)")
     result = {"shape": {"x": [16, 640, 64], "w": [25, 64, 32]}, "steps": STEPS, "pairs": pairs, "forms": rows}
     write_result("conv_in_loop", result, out)
     return result

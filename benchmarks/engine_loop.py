@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import interleaved, log, write_result  # noqa: E402
+from harness import interleaved_pairs, log, wall_timer, write_result  # noqa: E402
 
 MODELS = ("stff_da", "eegnet")
 
@@ -85,14 +85,14 @@ def run(quick: bool = False, out=None) -> dict:
             t0 = time.perf_counter()
             fn()
             first[name] = time.perf_counter() - t0
-        r = interleaved(compiled, host, pairs)  # ratio = host loop / compiled run, pair by pair
+        r = interleaved_pairs(wall_timer(compiled), wall_timer(host), pairs)  # ratio = host loop / compiled run, pair by pair
         rows[model] = {"pairs": [{"compiled_s": p["a_s"], "host_loop_s": p["b_s"], "ratio": p["ratio"]}
                                  for p in r["pairs"]],
-                       "median_ratio": r["median_ratio"], "iqr": r["iqr"], "first_call_s": first,
+                       "median_ratio": r["ratio_median"], "iqr": r["ratio_iqr"], "first_call_s": first,
                        "median_s": {"compiled": r["median_s"]["a"], "host_loop": r["median_s"]["b"]},
-                       "load_average": r["load_average"], "member_axis": tr.member_axis,
+                       "load_average": r["loadavg"], "member_axis": tr.member_axis,
                        "steps_per_epoch": tr.steps_per_epoch}
-        med, (q1, q3) = r["median_ratio"], r["iqr"]
+        med, (q1, q3) = r["ratio_median"], r["ratio_iqr"]
         log(f"{model:8s} compiled run {rows[model]['median_s']['compiled']:.2f} s, host loop "
             f"{rows[model]['median_s']['host_loop']:.2f} s per fit of {max_epochs} epochs: "
             f"host / compiled = {med:.2f}x (IQR {q1:.2f}-{q3:.2f})")

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Self
 
 import jax
+import numpy as np
 
 from jeeg import host
 from jeeg.host import git_commit, n_cores
@@ -60,31 +64,6 @@ def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> flo
     return statistics.median(times)
 
 
-def interleaved(a: Callable[[], Any], b: Callable[[], Any], pairs: int) -> dict:
-    """Time ``a`` and ``b`` alternately (a, b, a, b, ...), ``pairs`` times each, results ready.
-
-    Each pair's ratio ``t_b / t_a`` is one sample, so a change of load hits both sides of it
-    alike. Returns the samples, their median ratio and interquartile range, the median times and
-    the load average before and after (``os.getloadavg``)."""
-    import numpy as np
-
-    def wall(fn) -> float:
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        return time.perf_counter() - t0
-
-    load0 = os.getloadavg()
-    samples = []
-    for _ in range(pairs):
-        ta, tb = wall(a), wall(b)
-        samples.append({"a_s": ta, "b_s": tb, "ratio": tb / ta})
-    q1, med, q3 = np.percentile([s["ratio"] for s in samples], [25, 50, 75])
-    return {"pairs": samples, "median_ratio": float(med), "iqr": [float(q1), float(q3)],
-            "median_s": {"a": float(np.median([s["a_s"] for s in samples])),
-                         "b": float(np.median([s["b_s"] for s in samples]))},
-            "load_average": {"before": list(load0), "after": list(os.getloadavg())}}
-
-
 def wall_timer(fn: Callable[[], Any]) -> Callable[[], float]:
     """A timer for :func:`interleaved_pairs`: calls ``fn()``, waits for its results
     (``jax.block_until_ready``) and returns the wall time in s."""
@@ -116,8 +95,6 @@ def interleaved_pairs(a: Callable[[], float], b: Callable[[], float], pairs: int
     ValueError
         ``pairs < 1``, or a timer returned a time that is not positive and finite.
     """
-    import numpy as np
-
     if pairs < 1:
         raise ValueError(f"interleaved_pairs: pairs must be >= 1, got {pairs}")
     load0 = os.getloadavg()
@@ -269,15 +246,10 @@ class PeerProcess:
         self.info: dict = {}
 
     def __enter__(self) -> Self:
-        import tempfile
-
         self._err = tempfile.TemporaryFile(mode="w+")
         cmd = [self.python, str(HERE / "peers" / self.script), "--threads", str(n_cores()), "--serve", *self.args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
                                      text=True, bufsize=1, env=peer_env())
-        import queue
-        import threading
-
         self._lines: queue.Queue = queue.Queue()
 
         def pump(stdout, lines) -> None:  # a thread, so a timeout never blocks on a half-read pipe
@@ -304,8 +276,6 @@ class PeerProcess:
 
     def _answer(self) -> dict:
         """The next JSON object the peer prints (other stdout lines are skipped)."""
-        import queue
-
         deadline = time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()
@@ -368,6 +338,6 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-__all__ = ["PEAK_FLOPS", "RESULTS", "PeerProcess", "compile_timed", "device_tag", "environment", "interleaved",
+__all__ = ["PEAK_FLOPS", "RESULTS", "PeerProcess", "compile_timed", "device_tag", "environment",
            "interleaved_pairs", "log", "median_time", "n_cores", "peak_flops", "peer_env", "peers_python", "result_path", "run_peer",
            "strict_warnings", "wall_timer", "write_result"]
