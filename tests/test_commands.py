@@ -124,6 +124,24 @@ def markdown_commands(path: Path) -> list[Command]:
     return found
 
 
+def markdown_python(path: Path) -> list[tuple[int, str]]:
+    """The ``python`` fenced blocks of ``path``: (line of the block's first code line, code)."""
+    found, block, fence, lang, start = [], [], None, "", 0
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        m = re.match(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)", line)
+        if fence is None and m:
+            fence, lang, block, start = m.group(1), m.group(2).lower(), [], no + 1
+            continue
+        if fence is not None and line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+            if lang in ("python", "py"):
+                found.append((start, "\n".join(block)))
+            fence = None
+            continue
+        if fence is not None:
+            block.append(line)
+    return found
+
+
 def docstring_commands(path: Path) -> list[Command]:
     """The indented ``jeeg ...`` / ``python ...`` lines of ``path``'s module docstring (literal blocks)."""
     doc = str(path.relative_to(REPO))
@@ -416,6 +434,23 @@ DOCS_WITH_COMMANDS = sorted({c.doc for c in all_commands()}, key=lambda d: [str(
 
 
 # ----------------------------------------------------------------------------------- tests
+DOCS_WITH_PYTHON = [str(p.relative_to(REPO)) for p in documents() if p.suffix == ".md" and markdown_python(p)]
+
+
+@pytest.mark.parametrize("doc", DOCS_WITH_PYTHON)
+def test_python_snippets_of(doc, eegmmidb_root, tmp_path, monkeypatch):
+    """``doc``'s python blocks run as written, in its order, in one namespace (a later block may use
+    an earlier one's names), in a temporary current directory, reading the real EEGMMIDB files
+    through ``MNE_DATA``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNE_DATA", str(eegmmidb_root))
+    namespace: dict = {"__name__": "__main__"}
+    for line, code in markdown_python(REPO / doc):
+        t0 = time.perf_counter()
+        exec(compile(code, f"{doc}:{line}", "exec"), namespace)  # noqa: S102 - the documented code itself
+        print(f"[python] {doc}:{line}: {time.perf_counter() - t0:.0f} s")
+
+
 def test_extraction_rules_on_a_sample(tmp_path, monkeypatch):
     """Continuation lines, comments, optional groups, synopses and unknown lines are read as documented."""
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)

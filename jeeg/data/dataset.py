@@ -76,6 +76,109 @@ class EpochsDataset:
                 f"(class_names={self.class_names})"
             )
 
+    # ----------------------------------------------------------------------------- construction
+    @classmethod
+    def from_arrays(cls, X, y, *, sfreq: float, ch_names: Sequence[str] | None = None, subject=None,
+                    run=None, class_names: Sequence[str] | None = None, task: str = "task",
+                    tmin: float = 0.0, info: dict | None = None) -> "EpochsDataset":
+        """A dataset from in-memory arrays: a user's own recordings.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_trials, n_chans, n_times)
+            EEG in µV (MNE's ``epochs.get_data(units="uV")``).
+        y : array_like, shape (n_trials,)
+            Labels of any type; class ``i`` is the ``i``-th of their sorted distinct values (or of
+            ``class_names`` when given, which must list every label).
+        sfreq : float
+            Sampling frequency in Hz.
+        ch_names : sequence of str, optional
+            One per channel (default ``"EEG 000"``, ``"EEG 001"``, ...).
+        subject, run : array_like of int, shape (n_trials,), optional
+            Subject and session/run of each trial (default 1 for all: one subject, one run).
+        class_names : sequence, optional
+        task : str
+            The task name of every trial.
+        tmin : float
+            Time of the first sample relative to the cue, in s.
+
+        Raises
+        ------
+        DataError
+            A shape that does not match, a non-finite sample, ``sfreq`` not > 0, or a label not in
+            ``class_names``.
+        """
+        X = np.asarray(X, np.float32)
+        if X.ndim != 3:
+            raise DataError(f"X must be (n_trials, n_chans, n_times) in µV; got shape {X.shape}")
+        n = len(X)
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise DataError(f"y must have shape ({n},), one label per trial of X; got {y.shape}")
+        if not np.isfinite(X).all():
+            raise DataError(f"X holds {int((~np.isfinite(X)).sum())} NaN or infinite samples; drop or repair "
+                            "those trials first")
+        if not (np.isfinite(sfreq) and sfreq > 0):
+            raise DataError(f"sfreq must be a sampling frequency > 0 in Hz; got {sfreq!r}")
+        names = np.unique(y) if class_names is None else np.asarray(list(class_names))
+        codes = np.searchsorted(names, y) if class_names is None else np.array(
+            [list(names).index(v) if v in list(names) else -1 for v in y.tolist()])
+        if (codes < 0).any():
+            raise DataError(f"labels {sorted(set(np.asarray(y)[codes < 0].tolist()))} are not in class_names "
+                            f"{list(names)}")
+        ch = tuple(ch_names) if ch_names is not None else tuple(f"EEG {i:03d}" for i in range(X.shape[1]))
+        per = lambda a, default: (np.full(n, default, np.int32) if a is None  # noqa: E731
+                                  else np.asarray(a).astype(np.int32).reshape(n))
+        run_ = per(run, 1)
+        subject_ = per(subject, 1)
+        trial = np.zeros(n, np.int32)
+        for key in set(zip(subject_.tolist(), run_.tolist())):
+            mask = (subject_ == key[0]) & (run_ == key[1])
+            trial[mask] = np.arange(mask.sum())
+        return cls(X=X, y=codes.astype(np.int32), subject=subject_, run=run_, trial=trial,
+                   task=np.full(n, task), onset=np.zeros(n), class_names=tuple(str(c) for c in names),
+                   sfreq=float(sfreq), ch_names=ch, tmin=float(tmin), info={"source": "arrays", **(info or {})})
+
+    @classmethod
+    def from_epochs(cls, epochs, *, subject=1, run=None, y=None, task: str = "task") -> "EpochsDataset":
+        """A dataset from an ``mne.Epochs`` (or ``EpochsArray``): data in µV
+        (``epochs.get_data(units="uV")``, the channels as picked), ``sfreq``, ``ch_names`` and
+        ``tmin`` from the epochs, labels from ``y`` or else the event names of ``event_id``.
+
+        Parameters
+        ----------
+        epochs : mne.BaseEpochs, or a list of them
+            A list (what scikit-learn's indexing makes of an ``Epochs``: one per trial) is joined
+            in its order; its parts must share ``sfreq``, channels and ``tmin``.
+        subject : int or array_like of int, shape (n_trials,)
+        run : int or array_like of int, optional
+        y : array_like, shape (n_trials,), optional
+            Default: ``epochs.events[:, 2]`` mapped to the names in ``epochs.event_id``.
+
+        Raises
+        ------
+        DataError
+            Parts that disagree on ``sfreq``, channels or ``tmin``; see :meth:`from_arrays`.
+        """
+        parts = list(epochs) if isinstance(epochs, (list, tuple)) else [epochs]
+        if not parts:
+            raise DataError("from_epochs: no epochs given")
+        first = parts[0]
+        for i, p in enumerate(parts[1:], 1):
+            if (p.info["sfreq"], tuple(p.ch_names), p.tmin) != (first.info["sfreq"], tuple(first.ch_names), first.tmin):
+                raise DataError(f"from_epochs: part {i} differs from part 0 in sfreq, channels or tmin "
+                                f"({p.info['sfreq']} Hz, {len(p.ch_names)} channels, tmin {p.tmin} s vs "
+                                f"{first.info['sfreq']} Hz, {len(first.ch_names)} channels, tmin {first.tmin} s)")
+        X = np.concatenate([p.get_data(units="uV") for p in parts])
+        n = len(X)
+        if y is None:
+            y = np.array([{c: name for name, c in p.event_id.items()}.get(int(code), str(int(code)))
+                          for p in parts for code in p.events[:, 2]])
+        sub = np.broadcast_to(np.asarray(subject), (n,))
+        rn = None if run is None else np.broadcast_to(np.asarray(run), (n,))
+        return cls.from_arrays(X, y, sfreq=float(first.info["sfreq"]), ch_names=first.ch_names, subject=sub,
+                               run=rn, task=task, tmin=float(first.tmin), info={"source": "mne.Epochs"})
+
     # ----------------------------------------------------------------------------- shape
     def __len__(self) -> int:
         return int(self.X.shape[0])
