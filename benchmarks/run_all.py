@@ -81,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         report.plot(folder)
     if args.readme:
         report.update_readme(Path(args.readme), out)
-        if Path(args.readme).resolve() == (HERE.parent / "docs" / "benchmarks.md").resolve():  # and the README's summary
-            report.update_summary(report.README, out)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -27,9 +27,9 @@ from jeeg.final import data_facts, train_final
 from jeeg.folds import Member, TaskFold, fold_id, make_members, make_task_folds, member_data, member_keys, ordered_ids, record_id
 from jeeg.host import device_memory_bytes, environment
 from jeeg.run.setup import build_trainer, model_inputs_for
-from jeeg.rundir import (append_fold, check_resumed_code, prediction_rows, read_folds, write_predictions,
+from jeeg.rundir import (append_fold, check_resumed_code, prediction_rows, read_folds, write_csv, write_predictions,
                          write_run_config, write_text_atomic)
-from jeeg.summary import fold_record, summarise
+from jeeg.summary import fold_record, moabb_score_rows, summarise
 from jeeg.validate import validate
 
 
@@ -252,6 +252,7 @@ class CVRun:
             metrics["final"] = train_final(self, ds, metrics)
         if self.primary:
             write_predictions(self.out, [row for i in ids for row in self.lines[i]["predictions"]])
+            write_csv(self.out / "scores.csv", moabb_score_rows(metrics, ds.X.shape[1]))
             write_text_atomic(self.out / "metrics.json", json.dumps(metrics, indent=2))
             report.write_run_plots(self.out, metrics, [self.lines[i] for i in ids], ds, cfg.model)
         return metrics

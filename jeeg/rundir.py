@@ -186,16 +186,21 @@ def prediction_rows(ds, idx, model: str, task: str, fold, y_pred, proba, setting
     return rows
 
 
-def write_predictions(out: Path, rows: list[dict]) -> None:
-    """``predictions.csv``: one row per test trial (nothing is written for no rows), replaced whole
-    (:func:`write_text_atomic`)."""
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """``rows`` as a CSV file with the first row's keys as its header (nothing is written for no
+    rows), replaced whole (:func:`write_text_atomic`): ``predictions.csv``, ``scores.csv``."""
     if not rows:
         return
     buf = io.StringIO(newline="")
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
-    write_text_atomic(Path(out) / "predictions.csv", buf.getvalue())
+    write_text_atomic(Path(path), buf.getvalue())
+
+
+def write_predictions(out: Path, rows: list[dict]) -> None:
+    """``predictions.csv``: one row per test trial (:func:`write_csv`)."""
+    write_csv(Path(out) / "predictions.csv", rows)
 
 
 # ------------------------------------------------------------------------------ disk errors

@@ -16,6 +16,7 @@ from jeeg.config import CVConfig
 from jeeg.data import EpochsDataset
 from jeeg.folds import TaskFold, grid_settings, record_id
 from jeeg.metrics import METRIC_KEYS, aggregate, classification_metrics
+from jeeg.report import display_name, model_label
 
 
 def fold_record(model: str, tf: TaskFold, ds: EpochsDataset, y_pred: np.ndarray, extra: dict) -> dict:
@@ -146,6 +147,31 @@ def aggregate_per_class(records: list[dict], class_names) -> dict:
     }
 
 
+#: The columns of MOABB's evaluation results (``moabb.evaluations``) that a run's ``scores.csv`` fills.
+MOABB_COLUMNS = ("score", "subject", "session", "channels", "n_sessions", "dataset", "pipeline")
+
+
+def moabb_score_rows(metrics: dict, n_chans: int, score: str = "balanced_accuracy") -> list[dict]:
+    """``scores.csv``: one row per task, model and test subject of ``metrics`` (:func:`summarise`),
+    in MOABB's result columns, so that ``moabb.analysis`` (``score_plot``,
+    ``compute_dataset_statistics``) reads a jeeg run as it reads a MOABB evaluation.
+
+    ``score`` is the subject's ``score`` metric (default balanced accuracy, in [0, 1]; MOABB's own
+    evaluations score two classes with ROC AUC), averaged as in ``per_subject``; the column
+    ``metric`` names it and the other metrics follow. ``dataset`` is ``"<dataset>:<task>"`` (MOABB
+    compares pipelines within a dataset and paradigm), ``pipeline`` the model's name in the run's
+    tables, ``session`` ``"all"``: a subject's score pools its sessions and runs."""
+    rows = []
+    for task, models in metrics["per_subject"].items():
+        for model, subjects in models.items():
+            for subject, scores in sorted(subjects.items(), key=lambda kv: int(kv[0])):
+                rows.append({"score": scores[score], "subject": int(subject), "session": "all", "channels": n_chans,
+                             "n_sessions": 1, "dataset": f"{metrics['dataset']}:{task}",
+                             "pipeline": model_label(metrics, model), "metric": score,
+                             **{k: v for k, v in scores.items() if k != score}})
+    return rows
+
+
 def summarise(cfg: CVConfig, ds: EpochsDataset, records: list[dict], n_folds: int, engine: dict) -> dict:
     """metrics.json: per-fold records and mean ± std per task and model.
 
@@ -202,8 +228,6 @@ def summarise(cfg: CVConfig, ds: EpochsDataset, records: list[dict], n_folds: in
             {m: {int(s): v["balanced_accuracy"] for s, v in per_subject[task][m].items()} for m in models},
             [cfg.model], list(cfg.baselines), "balanced_accuracy")
     failed = [record_id(r) for r in records if r.get("failed")]
-    from jeeg.report import display_name
-
     label = None
     if cfg.distill != "none":
         kind = "feature (attention-transfer)" if cfg.kd_loss == "features" else cfg.distill

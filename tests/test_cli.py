@@ -5,11 +5,17 @@ from __future__ import annotations
 import csv
 import json
 
+import pandas as pd
 import pytest
 
 from jeeg.cli import main
 
-ARTEFACTS = ("config.json", "metrics.json", "predictions.csv", "confusion_matrix.png", "learning_curves.png", "attention.png")
+try:  # the optional extra jeeg[moabb], which CI installs
+    from moabb.analysis import meta_analysis as moabb_analysis
+except ImportError:
+    moabb_analysis = None
+
+ARTEFACTS = ("config.json", "metrics.json", "predictions.csv", "scores.csv", "confusion_matrix.png", "learning_curves.png", "attention.png")
 METRICS = ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro", "f1_weighted")
 
 
@@ -27,7 +33,7 @@ def test_quick_cv_writes_every_artefact(eegmmidb_root, cache_dir, tmp_path, caps
         assert name in printed
     for name in ARTEFACTS:
         assert (out / name).stat().st_size > 0, name
-    for png in ARTEFACTS[3:]:
+    for png in ARTEFACTS[4:]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["config"]["subjects"] == [1, 2] and cfg["config"]["max_epochs"] == 2
@@ -58,6 +64,19 @@ def test_quick_cv_writes_every_artefact(eegmmidb_root, cache_dir, tmp_path, caps
     for model in m["models"]:
         idx = [int(r["index"]) for r in rows if r["model"] == model]
         assert sorted(idx) == list(range(90))
+    # scores.csv: MOABB's result columns, one row per model and subject, read by moabb.analysis
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns[:7]) == ["score", "subject", "session", "channels", "n_sessions", "dataset", "pipeline"]
+    assert sorted(scores["pipeline"].unique()) == ["CSP+LDA", "LogVar+LR", "STFF-DA"]
+    assert len(scores) == 6 and set(scores["dataset"]) == {"eegmmidb:left_right_imagined"}
+    assert (scores["channels"] == 64).all() and (scores["metric"] == "balanced_accuracy").all()
+    for _, row in scores.iterrows():
+        assert row["score"] == pytest.approx(
+            m["per_subject"]["left_right_imagined"][m["models"][["STFF-DA", "CSP+LDA", "LogVar+LR"].index(
+                row["pipeline"])]][str(row["subject"])]["balanced_accuracy"])
+    if moabb_analysis is not None:
+        stats = moabb_analysis.compute_dataset_statistics(scores)
+        assert set(stats["pipe1"]) == {"CSP+LDA", "LogVar+LR", "STFF-DA"} and (stats["nsub"] == 2).all()
 
     # Re-running into the same directory refuses and leaves the finished results untouched.
     before = (out / "metrics.json").read_bytes()
