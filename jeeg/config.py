@@ -31,10 +31,11 @@ _PRE, _TRAIN = Preprocessing(), TrainConfig()
 class CVConfig:
     """Every key a ``jeeg cv`` run understands.
 
-    Data: ``dataset`` (:data:`jeeg.data.DATASETS`: ``eegmmidb``, ``slpdb``, ``sleep_edf``, ``seed``,
-    ``seed_iv``; a dataset's own defaults, :data:`jeeg.data.DATASET_DEFAULTS`, replace those below
-    for the keys a config does not set — SEED: :data:`jeeg.data.seed.CV_DEFAULTS`), ``task`` (one
-    name or several sharing class names; :data:`jeeg.data.DATASET_TASKS`), ``subjects``, ``runs``
+    Data: ``dataset`` (:data:`jeeg.data.SPECS`: ``eegmmidb``, ``slpdb``, ``sleep_edf``, ``seed``,
+    ``seed_iv``, or ``moabb:NAME``, any MOABB dataset, :mod:`jeeg.data.moabb_datasets`; a dataset's
+    own defaults, its :class:`jeeg.data.DatasetSpec`'s ``defaults``, replace those below for the
+    keys a config does not set — SEED: :data:`jeeg.data.seed.CV_DEFAULTS`), ``task`` (one name or
+    several sharing class names; the spec's ``tasks``; for MOABB a paradigm), ``subjects``, ``runs``
     (``None`` = all runs of the task), ``data_dir`` (``None`` = ``MNE_DATA`` / MNE config /
     ``~/mne_data``), ``download`` (allow MNE to fetch missing files), ``skip_missing_runs`` (leave out runs
     absent from ``data_dir`` if every subject keeps every class), ``cache_dir``.
@@ -275,9 +276,9 @@ def _coerce(key: str, value: Any) -> Any:
 def make_config(values: dict[str, Any], where: str = "config") -> CVConfig:
     """Build a validated :class:`CVConfig` from a dict; raises ConfigError on unknown keys/values."""
     _check_keys(values, where)
-    from jeeg.data import DATASET_DEFAULTS, check_config
+    from jeeg.data import check_config, dataset_defaults
 
-    values = {**DATASET_DEFAULTS.get(str(values.get("dataset", "")), {}), **values}  # the dataset's own defaults
+    values = {**dataset_defaults(values.get("dataset", "")), **values}  # the dataset's own defaults
     kwargs = {k: _coerce(k, v) for k, v in values.items()}
     if "task" in kwargs and isinstance(kwargs["task"], str):
         kwargs["task"] = (kwargs["task"],)

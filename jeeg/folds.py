@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jeeg.config import GRID_KEYS, CVConfig
-from jeeg.data import EpochsDataset
+from jeeg.data import EpochsDataset, dataset_spec
 from jeeg.splits import Fold, make_folds
 
 
@@ -56,7 +56,7 @@ def make_task_folds(ds: EpochsDataset, cfg: CVConfig) -> list[TaskFold]:
         class absent from a training part).
     """
     out: list[TaskFold] = []
-    clips = cfg.dataset in ("seed", "seed_iv")  # a film clip's windows go to one side together
+    clips = dataset_spec(cfg.dataset).whole_clips  # a film clip's windows go to one side together
     for task in ds.tasks:
         where = np.flatnonzero(ds.task == task)
         if cfg.scheme == "seed_protocol":

@@ -25,115 +25,35 @@ import difflib
 import functools
 import inspect
 import json
-import math
-from typing import NamedTuple
 
 import numpy as np
 
 from jeeg.config import GRID_KEYS, CVConfig, make_config
+from jeeg.data import DataShape, dataset_spec
 from jeeg.errors import ConfigError, choice_error
 from jeeg.run.setup import input_maps
 
 #: Most weights a network may have (5e8 float32 = 2 GB per member): more is a size typed wrong.
 MAX_PARAMS = 5e8
-#: Most samples a trial may have (a day at 1 kHz is 8.6e7).
-MAX_SAMPLES = 1e8
 #: Arguments of every model's constructor that come from the data, not from ``model_kwargs``.
 _DATA_ARGS = ("self", "n_chans", "n_outputs", "n_times", "sfreq", "rngs")
 
 
-class DataShape(NamedTuple):
-    """What the model sees of the data, from the config alone (no trial is read).
-
-    ``n_chans`` channels of ``n_times`` samples at ``sfreq`` Hz, ``n_classes`` classes;
-    ``ch_names``: the channels' names in order, or None where only the recording tells
-    (sleep datasets)."""
-
-    n_chans: int
-    n_times: int
-    sfreq: float
-    n_classes: int
-    ch_names: tuple[str, ...] | None
-
-
-def _edf_sfreq(cfg: CVConfig, subjects, plan) -> float | None:
-    """Sampling frequency in Hz from the header of the first run file of the first subject, if
-    that file is on disk (EEGMMIDB: 160 Hz, a few subjects 128 Hz); None otherwise."""
-    from jeeg.data.eegmmidb import edf_path, resolve_data_dir
-
-    runs = [r for rs in plan.values() for r in rs]
-    if not subjects or not runs:
-        return None
-    path = edf_path(resolve_data_dir(cfg.data_dir), subjects[0], runs[0])
-    if not path.is_file():
-        return None
-    try:
-        import mne
-
-        return float(mne.io.read_raw_edf(path, preload=False, verbose="error").info["sfreq"])
-    except Exception:  # noqa: BLE001 - an unreadable header is reported (named) by the loader
-        return None
-
-
-def _n_samples(n: float, cfg: CVConfig) -> int:
-    """Samples of one trial (``n`` = window in s times Hz), refusing windows no recording holds."""
-    if not math.isfinite(n) or n > MAX_SAMPLES:
-        raise ConfigError(f"tmin={cfg.tmin}, tmax={cfg.tmax}, resample={cfg.resample}: a trial of {n:.3g} samples is "
-                          f"longer than any recording (at most {MAX_SAMPLES:.0e}); shorten the window")
-    return round(n)
-
-
 def data_shape(cfg: CVConfig) -> DataShape:
-    """The shape of the trials ``cfg`` asks for, computed without reading them.
-
-    EEGMMIDB: 64 channels or ``channels``; ``sfreq`` = ``resample``, else the first EDF's header
-    (160 Hz when no file is on disk yet); ``n_times = round((tmax - tmin) * sfreq)``. SEED /
-    SEED-IV: 62 channels at 200 Hz, windows of ``tmax`` s. Sleep datasets: 30-s epochs at
-    ``resample`` (default 200) Hz.
+    """The shape of the trials ``cfg`` asks for, computed without reading them, by the dataset's
+    spec (:func:`jeeg.data.dataset_spec`): EEGMMIDB (:func:`jeeg.data.eegmmidb.cv_shape`: 64
+    channels or ``channels``, ``sfreq`` from ``resample`` or the first EDF's header), SEED / SEED-IV
+    (:func:`jeeg.data.seed.cv_shape`), the sleep datasets (:func:`jeeg.data.sleep.cv_shape`) and
+    MOABB's (:mod:`jeeg.data.moabb_datasets`: the first subject's trials, through MOABB's cache).
 
     Raises
     ------
     ConfigError
-        The request checks of the dataset (:func:`jeeg.data.eegmmidb.check_request`,
-        :func:`jeeg.data.sleep.check_request`: unknown subject, run or channel); an epoch window
+        The request checks of the dataset (unknown subject, run or channel); an epoch window
         without a sample or longer than any recording; ``h_freq`` at or above the files' Nyquist
         frequency.
     """
-    from jeeg.data import DATASET_TASKS
-
-    pre = cfg.preprocessing()
-    if cfg.dataset == "eegmmidb":
-        from jeeg.data.eegmmidb import TASKS, check_request
-
-        names, subjects, plan, channels = check_request(list(cfg.subjects), list(cfg.task),
-                                                        list(cfg.runs) if cfg.runs is not None else None, pre)
-        file_sfreq = _edf_sfreq(cfg, subjects, plan) or 160.0
-        if pre.h_freq is not None and pre.h_freq >= file_sfreq / 2:
-            raise ConfigError(f"h_freq={pre.h_freq} Hz is at or above the Nyquist frequency ({file_sfreq / 2:g} Hz) of "
-                              "the EEGMMIDB recordings; lower h_freq or set it to none")
-        sfreq = pre.resample or file_sfreq
-        n_times = _n_samples((pre.tmax - pre.tmin) * sfreq, cfg)
-        shape = DataShape(len(channels), n_times, sfreq, len(TASKS[names[0]].classes), tuple(channels))
-    elif cfg.dataset in ("seed", "seed_iv"):
-        from jeeg.data import seed
-
-        channels = pre.channels or seed.SEED_CHANNELS
-        sfreq = seed.SFREQ
-        shape = DataShape(len(channels), _n_samples(pre.tmax * sfreq, cfg), sfreq, len(seed._spec(cfg.dataset).classes),
-                          tuple(channels))
-    elif cfg.dataset in ("slpdb", "sleep_edf"):
-        from jeeg.data.psg import SCHEMES, WINDOW_S
-        from jeeg.data.sleep import SLEEP_TASKS, _stages, check_request
-
-        _stages(cfg.task)  # one task
-        check_request(cfg.dataset, cfg.subjects, cfg.runs)
-
-        default = ("EEG", "ECG") if cfg.dataset == "slpdb" else ("EEG Fpz-Cz", "EEG Pz-Oz")
-        sfreq = pre.resample or 200.0
-        shape = DataShape(len(pre.channels or default), _n_samples(WINDOW_S * sfreq, cfg), sfreq,
-                          len(SCHEMES[SLEEP_TASKS[cfg.task[0]]][0]), None)
-    else:  # make_config refuses unknown datasets; a dataset added without a shape here is not refused
-        raise choice_error("dataset", cfg.dataset, DATASET_TASKS, "dataset")
+    shape = dataset_spec(cfg.dataset).shape(cfg)
     if shape.n_times < 1:
         raise ConfigError(f"tmin={cfg.tmin}, tmax={cfg.tmax}: the epoch window holds no sample at {shape.sfreq:g} Hz; "
                           "widen it (tmax > tmin)")
@@ -143,7 +63,7 @@ def data_shape(cfg: CVConfig) -> DataShape:
 def _check_scheme(cfg: CVConfig) -> None:
     """Fold counts the subjects and runs can support (SEED / SEED-IV check theirs in
     :func:`jeeg.data.seed.check_cv_config`)."""
-    if cfg.dataset in ("seed", "seed_iv"):
+    if dataset_spec(cfg.dataset).own_schemes:
         return
     n_subjects = len(set(cfg.subjects))
     if cfg.scheme != "loso" and cfg.n_folds < 2:

@@ -204,6 +204,9 @@ SKIP = [
     ("device check", lambda a: a[:1] == ["bash"] and len(a) > 1 and a[1].startswith("benchmarks/device"),
      ("the device check's preparation downloads wheels from a package index; .ci/run runs it and then "
       "the CPU rehearsal, bash benchmarks/device_check.sh --rehearse, before the tests")),
+    ("MOABB dataset", lambda a: any(t.startswith("dataset=moabb:") for t in a),
+     ("MOABB downloads the recordings of its datasets; tests/test_moabb.py runs jeeg cv on MOABB's "
+      "FakeDataset, which it generates offline")),
     ("synopsis", _is_synopsis, "a usage synopsis with placeholders, not a command"),
     ("MSC-T3AM multi-action task sets",
      lambda a: a[:2] == ["python", "experiments/msc_t3am_eegmmidb.py"] and "--task-set" in a

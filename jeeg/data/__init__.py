@@ -2,28 +2,54 @@
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable
-
+from jeeg.data import eegmmidb as _eegmmidb
 from jeeg.data import seed as _seed
+from jeeg.data import sleep as _sleep
 from jeeg.data.dataset import EpochsDataset, standardize_trials
 from jeeg.data.eegmmidb import TASKS, Preprocessing, load_eegmmidb, resolve_data_dir
-from jeeg.data.sleep import SLEEP_TASKS, load_sleep_edf, load_slpdb
+from jeeg.data.moabb_datasets import PREFIX as MOABB_PREFIX
+from jeeg.data.moabb_datasets import moabb_spec
+from jeeg.data.spec import DataShape, DatasetSpec
 from jeeg.errors import ConfigError
+from jeeg.splits import SCHEMES
 
-#: Dataset name -> loader ``(subjects, task, **kw) -> EpochsDataset``.
-DATASETS: dict[str, Callable[..., EpochsDataset]] = {
-    "eegmmidb": load_eegmmidb, "slpdb": load_slpdb, "sleep_edf": load_sleep_edf,
-    "seed": partial(_seed.load_seed_epochs, dataset="seed"), "seed_iv": partial(_seed.load_seed_epochs, dataset="seed_iv"),
-}  # fmt: skip
-#: Dataset name -> its task names (checked by :func:`check_config` before any file is read).
-DATASET_TASKS: dict[str, tuple[str, ...]] = {
-    "eegmmidb": tuple(TASKS), "slpdb": tuple(SLEEP_TASKS), "sleep_edf": tuple(SLEEP_TASKS),
-    "seed": _seed.CV_TASKS, "seed_iv": _seed.CV_TASKS,
-}  # fmt: skip
-#: Dataset name -> ``jeeg cv`` defaults that differ from :class:`jeeg.config.CVConfig`'s, applied by
-#: :func:`jeeg.config.make_config` to the keys a config does not set.
-DATASET_DEFAULTS: dict[str, dict] = {"seed": _seed.CV_DEFAULTS, "seed_iv": _seed.CV_DEFAULTS}
+#: Dataset name -> its :class:`DatasetSpec` (each owned by its data module). ``moabb:NAME`` names
+#: any MOABB dataset besides these (:func:`dataset_spec`).
+SPECS: dict[str, DatasetSpec] = {s.name: s for s in (_eegmmidb.SPEC, _sleep.SLPDB_SPEC, _sleep.SLEEP_EDF_SPEC,
+                                                     _seed.SEED_SPEC, _seed.SEED_IV_SPEC)}
+#: Dataset name -> loader ``(subjects, task, **kw) -> EpochsDataset`` (from :data:`SPECS`).
+DATASETS = {name: s.load for name, s in SPECS.items()}
+#: Dataset name -> its task names (from :data:`SPECS`).
+DATASET_TASKS = {name: s.tasks for name, s in SPECS.items()}
+#: Dataset name -> ``jeeg cv`` defaults that differ from :class:`jeeg.config.CVConfig`'s (from :data:`SPECS`).
+DATASET_DEFAULTS = {name: dict(s.defaults) for name, s in SPECS.items() if s.defaults}
+
+
+def dataset_spec(name) -> DatasetSpec:
+    """The :class:`DatasetSpec` of dataset ``name``: a key of :data:`SPECS`, or ``moabb:NAME``
+    (:func:`jeeg.data.moabb_datasets.moabb_spec`).
+
+    Raises
+    ------
+    ConfigError
+        An unknown name (the message lists the datasets), or a MOABB one without MOABB installed.
+    """
+    if isinstance(name, str) and name.startswith(MOABB_PREFIX):
+        return moabb_spec(name[len(MOABB_PREFIX):])
+    try:
+        return SPECS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(SPECS)}, or moabb:NAME "
+                          "(a dataset of moabb.datasets)") from None
+
+
+def dataset_defaults(name) -> dict:
+    """The ``jeeg cv`` defaults of dataset ``name`` ({} for a name :func:`dataset_spec` refuses: the
+    configuration check names it)."""
+    try:
+        return dict(dataset_spec(name).defaults)
+    except ConfigError:
+        return {}
 
 
 def check_config(cfg):
@@ -39,20 +65,17 @@ def check_config(cfg):
         have; a scheme the dataset cannot support (``seed_protocol`` outside SEED / SEED-IV;
         on SEED / SEED-IV, window-wise k-fold); and the dataset's own checks.
     """
-    from jeeg.splits import SCHEMES
-
-    if cfg.dataset not in DATASETS:
-        raise ConfigError(f"dataset={cfg.dataset!r} is unknown; datasets: {', '.join(DATASETS)}")
-    tasks = DATASET_TASKS[cfg.dataset]
-    if bad := [t for t in cfg.task if t not in tasks]:
-        raise ConfigError(f"task {bad} is not a task of dataset={cfg.dataset!r}; its tasks: {', '.join(tasks)}")
-    if cfg.dataset in ("seed", "seed_iv"):
-        return _seed.check_cv_config(cfg)
-    if cfg.scheme not in SCHEMES:
+    if not (isinstance(cfg.dataset, str) and cfg.dataset.startswith(MOABB_PREFIX)) and cfg.dataset not in SPECS:
+        raise ConfigError(f"dataset={cfg.dataset!r} is unknown; datasets: {', '.join(SPECS)}, or moabb:NAME "
+                          "(a dataset of moabb.datasets)")
+    spec = dataset_spec(cfg.dataset)
+    if bad := [t for t in cfg.task if t not in spec.tasks]:
+        raise ConfigError(f"task {bad} is not a task of dataset={cfg.dataset!r}; its tasks: {', '.join(spec.tasks)}")
+    if not spec.own_schemes and cfg.scheme not in SCHEMES:
         only = " (seed_protocol is the protocol of dataset=seed|seed_iv)" if cfg.scheme == "seed_protocol" else ""
         raise ConfigError(f"scheme={cfg.scheme!r} is not a split scheme for dataset={cfg.dataset!r}{only}; use one of "
                           f"{', '.join(SCHEMES)}")
-    return cfg
+    return spec.check(cfg) if spec.check is not None else cfg
 
 
 def load_dataset(name: str, subjects, task, **kw) -> EpochsDataset:
@@ -80,21 +103,22 @@ def load_dataset(name: str, subjects, task, **kw) -> EpochsDataset:
         If ``name`` is not a known dataset (the message lists the known ones), plus whatever the
         loader raises (ConfigError, MissingDataError, DataError).
     """
-    try:
-        loader = DATASETS[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}") from None
-    return loader(subjects, task, **kw)
+    return dataset_spec(name).load(subjects, task, **kw)
 
 
 __all__ = [
     "DATASETS",
     "DATASET_DEFAULTS",
     "DATASET_TASKS",
+    "SPECS",
     "TASKS",
+    "DataShape",
+    "DatasetSpec",
     "EpochsDataset",
     "Preprocessing",
     "check_config",
+    "dataset_defaults",
+    "dataset_spec",
     "load_dataset",
     "load_eegmmidb",
     "resolve_data_dir",

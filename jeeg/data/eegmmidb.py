@@ -27,6 +27,7 @@ import mne
 import numpy as np
 
 from jeeg.data.dataset import EpochsDataset
+from jeeg.data.spec import DataShape, DatasetSpec, n_samples
 from jeeg.errors import ConfigError, DataError, MissingDataError
 
 EEGBCI_SUBDIR = Path("MNE-eegbci-data") / "files" / "eegmmidb" / "1.0.0"
@@ -535,3 +536,46 @@ def load_eegmmidb(
         "n_dropped": sum(n_dropped.values()), "n_dropped_per_run": n_dropped,
     }  # fmt: skip
     return replace(EpochsDataset.concatenate(parts), info=info)
+
+
+# ------------------------------------------------------------------------------ dataset spec
+def _edf_sfreq(data_dir, subjects, plan) -> float | None:
+    """Sampling frequency in Hz from the header of the first run file of the first subject, if
+    that file is on disk (EEGMMIDB: 160 Hz, a few subjects 128 Hz); None otherwise."""
+    runs = [r for rs in plan.values() for r in rs]
+    if not subjects or not runs:
+        return None
+    path = edf_path(resolve_data_dir(data_dir), subjects[0], runs[0])
+    if not path.is_file():
+        return None
+    try:
+        return float(mne.io.read_raw_edf(path, preload=False, verbose="error").info["sfreq"])
+    except Exception:  # noqa: BLE001 - an unreadable header is reported (named) by the loader
+        return None
+
+
+def cv_shape(cfg) -> DataShape:
+    """The trials a ``jeeg cv`` config asks of EEGMMIDB, from the config and at most one EDF header:
+    64 channels or ``channels``; ``sfreq`` = ``resample``, else the first EDF's header (160 Hz when
+    no file is on disk yet); ``n_times = round((tmax - tmin) * sfreq)``.
+
+    Raises
+    ------
+    ConfigError
+        :func:`check_request`'s (unknown subject, run or channel); a window longer than any
+        recording; ``h_freq`` at or above the files' Nyquist frequency.
+    """
+    pre = cfg.preprocessing()
+    names, subjects, plan, channels = check_request(list(cfg.subjects), list(cfg.task),
+                                                    list(cfg.runs) if cfg.runs is not None else None, pre)
+    file_sfreq = _edf_sfreq(cfg.data_dir, subjects, plan) or 160.0
+    if pre.h_freq is not None and pre.h_freq >= file_sfreq / 2:
+        raise ConfigError(f"h_freq={pre.h_freq} Hz is at or above the Nyquist frequency ({file_sfreq / 2:g} Hz) of "
+                          "the EEGMMIDB recordings; lower h_freq or set it to none")
+    sfreq = pre.resample or file_sfreq
+    return DataShape(len(channels), n_samples((pre.tmax - pre.tmin) * sfreq, cfg), sfreq,
+                     len(TASKS[names[0]].classes), tuple(channels))
+
+
+#: PhysioNet EEGMMIDB (Schalk et al. 2004, IEEE TBME 51(6):1034-1043; Goldberger et al. 2000).
+SPEC = DatasetSpec("eegmmidb", tuple(TASKS), load_eegmmidb, cv_shape)

@@ -60,6 +60,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -67,6 +68,7 @@ import numpy as np
 import scipy.io
 
 from jeeg.data.dataset import EpochsDataset
+from jeeg.data.spec import DataShape, DatasetSpec, n_samples
 from jeeg.errors import ConfigError, DataError, MissingDataError, SplitError
 from jeeg.features import BANDS as _BAND_EDGES
 
@@ -861,6 +863,25 @@ def load_seed_epochs(
     return replace(ds, info=ds.info | {"channels": list(ds.ch_names), "preprocessing": pre})
 
 
+def cv_shape(cfg) -> DataShape:
+    """The windows a ``jeeg cv`` config asks of SEED / SEED-IV: 62 channels or ``channels`` at 200 Hz,
+    ``tmax`` s each. Raises ConfigError for a window longer than any recording."""
+    pre = cfg.preprocessing()
+    channels = pre.channels or SEED_CHANNELS
+    return DataShape(len(channels), n_samples(pre.tmax * SFREQ, cfg), SFREQ, len(_spec(cfg.dataset).classes),
+                     tuple(channels))
+
+
+def _cv_spec(dataset: str) -> DatasetSpec:
+    return DatasetSpec(dataset, CV_TASKS, partial(load_seed_epochs, dataset=dataset), cv_shape, defaults=CV_DEFAULTS,
+                       check=check_cv_config, own_schemes=True, whole_clips=True)
+
+
+#: SEED (Zheng & Lu 2015, IEEE TAMD 7(3):162-175) and SEED-IV (Zheng et al. 2019, IEEE Trans. Cybern.
+#: 49(3):1110-1122): windows of the raw EEG, each film clip's windows on one side of every split.
+SEED_SPEC, SEED_IV_SPEC = _cv_spec("seed"), _cv_spec("seed_iv")
+
+
 __all__ = [
     "BANDS",
     "CV_DEFAULTS",
@@ -873,9 +894,12 @@ __all__ = [
     "SEED_CLASSES",
     "SEED_IV_CLASSES",
     "SEED_IV_LABELS",
+    "SEED_IV_SPEC",
+    "SEED_SPEC",
     "SFREQ",
     "FeatureTrials",
     "check_cv_config",
+    "cv_shape",
     "load_seed_epochs",
     "load_seed_features",
     "load_seed_raw",

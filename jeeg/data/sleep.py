@@ -29,6 +29,8 @@ import re
 from pathlib import Path
 
 from jeeg.data.dataset import EpochsDataset
+from jeeg.data.psg import SCHEMES, WINDOW_S, read_psg_edf, read_wfdb_psg
+from jeeg.data.spec import DataShape, DatasetSpec, n_samples
 from jeeg.errors import ConfigError, MissingDataError
 
 SLPDB_RECORDS = ("slp01a", "slp01b", "slp02a", "slp02b", "slp03", "slp04", "slp14", "slp16", "slp32", "slp37",
@@ -110,8 +112,6 @@ def load_slpdb(subjects, task, *, runs=None, data_dir=None, download=False, skip
     DataError
         From :func:`jeeg.data.psg.read_wfdb_psg` (missing channel, bad annotations).
     """
-    from jeeg.data.psg import read_wfdb_psg
-
     stages = _stages(task)
     pre = preprocessing
     channels = list(pre.channels) if pre is not None and pre.channels else ["EEG", "ECG"]
@@ -147,8 +147,6 @@ def load_sleep_edf(subjects, task, *, runs=None, data_dir=None, download=False, 
 
     Returns and raises as :func:`load_slpdb` (files read with :func:`jeeg.data.psg.read_psg_edf`).
     """
-    from jeeg.data.psg import read_psg_edf
-
     stages = _stages(task)
     check_request("sleep_edf", subjects, runs)
     pre = preprocessing
@@ -184,4 +182,28 @@ def load_sleep_edf(subjects, task, *, runs=None, data_dir=None, download=False, 
     return _concat(parts, "sleep_edf")
 
 
-__all__ = ["SLEEP_TASKS", "SLPDB_RECORDS", "check_request", "load_sleep_edf", "load_slpdb"]
+def cv_shape(cfg) -> DataShape:
+    """The examples a ``jeeg cv`` config asks of slpdb / Sleep-EDF: 30-s windows at ``resample``
+    (default 200) Hz of ``channels`` (default slpdb: EEG and ECG; Sleep-EDF: Fpz-Cz and Pz-Oz).
+
+    Raises
+    ------
+    ConfigError
+        Not exactly one sleep task; :func:`check_request`'s (unknown subject or record).
+    """
+    _stages(cfg.task)  # one task
+    check_request(cfg.dataset, cfg.subjects, cfg.runs)
+    pre = cfg.preprocessing()
+    default = ("EEG", "ECG") if cfg.dataset == "slpdb" else ("EEG Fpz-Cz", "EEG Pz-Oz")
+    sfreq = pre.resample or 200.0
+    return DataShape(len(pre.channels or default), n_samples(WINDOW_S * sfreq, cfg), sfreq,
+                     len(SCHEMES[SLEEP_TASKS[cfg.task[0]]][0]), None)
+
+
+#: The MIT-BIH Polysomnographic Database (Ichimaru & Moody 1999) and Sleep-EDF (Kemp et al. 2000).
+SLPDB_SPEC = DatasetSpec("slpdb", tuple(SLEEP_TASKS), load_slpdb, cv_shape)
+SLEEP_EDF_SPEC = DatasetSpec("sleep_edf", tuple(SLEEP_TASKS), load_sleep_edf, cv_shape)
+
+
+__all__ = ["SLEEP_EDF_SPEC", "SLEEP_TASKS", "SLPDB_RECORDS", "SLPDB_SPEC", "check_request", "cv_shape", "load_sleep_edf",
+           "load_slpdb"]
