@@ -1,7 +1,7 @@
 """jeeg: JAX/Flax EEG decoding research at accelerator speed.
 
-``jeeg.EEGClassifier`` (:mod:`jeeg.run.estimator`) and ``jeeg.EpochsDataset``
-(:mod:`jeeg.data.dataset`) are loaded on first use, so that ``import jeeg.host`` and the other
+``jeeg.EEGClassifier`` (:mod:`jeeg.run.estimator`), ``jeeg.cross_validate``
+(:mod:`jeeg.run.crossval`) and ``jeeg.EpochsDataset`` (:mod:`jeeg.data.dataset`) are loaded on first use, so that ``import jeeg.host`` and the other
 light modules need neither MNE nor the models (the device check's preflight imports them on a
 machine without MNE).
 """
@@ -13,7 +13,8 @@ from jeeg.errors import ConfigError, DataError, JeegError, LeakageError, Missing
 __version__ = "0.1.0"
 
 #: Public names loaded on first access: name → module.
-_LAZY = {"EEGClassifier": "jeeg.run.estimator", "EpochsDataset": "jeeg.data.dataset"}
+_LAZY = {"EEGClassifier": "jeeg.run.estimator", "EpochsDataset": "jeeg.data.dataset",
+         "cross_validate": "jeeg.run.crossval"}
 
 
 def __getattr__(name: str):
@@ -32,4 +33,5 @@ __all__ = [
     "MissingDataError",
     "SplitError",
     "__version__",
+    "cross_validate",
 ]

@@ -17,6 +17,8 @@ from jeeg.splits import SCHEMES
 #: any MOABB dataset besides these (:func:`dataset_spec`).
 SPECS: dict[str, DatasetSpec] = {s.name: s for s in (_eegmmidb.SPEC, _sleep.SLPDB_SPEC, _sleep.SLEEP_EDF_SPEC,
                                                      _seed.SEED_SPEC, _seed.SEED_IV_SPEC)}
+#: Datasets of this process added by :func:`register_dataset` (a user's loader, trials in memory).
+REGISTERED: dict[str, DatasetSpec] = {}
 #: Dataset name -> loader ``(subjects, task, **kw) -> EpochsDataset`` (from :data:`SPECS`).
 DATASETS = {name: s.load for name, s in SPECS.items()}
 #: Dataset name -> its task names (from :data:`SPECS`).
@@ -25,9 +27,25 @@ DATASET_TASKS = {name: s.tasks for name, s in SPECS.items()}
 DATASET_DEFAULTS = {name: dict(s.defaults) for name, s in SPECS.items() if s.defaults}
 
 
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Make ``spec`` a dataset of this process (``dataset=<spec.name>``), replacing one registered
+    under that name before: a user's own loader, or trials in memory
+    (:func:`jeeg.data.spec.memory_spec`, what :func:`jeeg.run.cross_validate` registers).
+
+    Raises
+    ------
+    ConfigError
+        ``spec.name`` is one of jeeg's datasets or starts with ``moabb:``.
+    """
+    if spec.name in SPECS or spec.name.startswith(MOABB_PREFIX):
+        raise ConfigError(f"register_dataset: {spec.name!r} is one of jeeg's datasets; give your dataset another name")
+    REGISTERED[spec.name] = spec
+    return spec
+
+
 def dataset_spec(name) -> DatasetSpec:
-    """The :class:`DatasetSpec` of dataset ``name``: a key of :data:`SPECS`, or ``moabb:NAME``
-    (:func:`jeeg.data.moabb_datasets.moabb_spec`).
+    """The :class:`DatasetSpec` of dataset ``name``: a key of :data:`SPECS` or :data:`REGISTERED`,
+    or ``moabb:NAME`` (:func:`jeeg.data.moabb_datasets.moabb_spec`).
 
     Raises
     ------
@@ -37,7 +55,7 @@ def dataset_spec(name) -> DatasetSpec:
     if isinstance(name, str) and name.startswith(MOABB_PREFIX):
         return moabb_spec(name[len(MOABB_PREFIX):])
     try:
-        return SPECS[name]
+        return SPECS[name] if name in SPECS else REGISTERED[name]
     except (KeyError, TypeError):
         raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(SPECS)}, or moabb:NAME "
                           "(a dataset of moabb.datasets)") from None
@@ -65,7 +83,8 @@ def check_config(cfg):
         have; a scheme the dataset cannot support (``seed_protocol`` outside SEED / SEED-IV;
         on SEED / SEED-IV, window-wise k-fold); and the dataset's own checks.
     """
-    if not (isinstance(cfg.dataset, str) and cfg.dataset.startswith(MOABB_PREFIX)) and cfg.dataset not in SPECS:
+    name = cfg.dataset
+    if not (isinstance(name, str) and (name.startswith(MOABB_PREFIX) or name in SPECS or name in REGISTERED)):
         raise ConfigError(f"dataset={cfg.dataset!r} is unknown; datasets: {', '.join(SPECS)}, or moabb:NAME "
                           "(a dataset of moabb.datasets)")
     spec = dataset_spec(cfg.dataset)
@@ -110,6 +129,7 @@ __all__ = [
     "DATASETS",
     "DATASET_DEFAULTS",
     "DATASET_TASKS",
+    "REGISTERED",
     "SPECS",
     "TASKS",
     "DataShape",
@@ -121,6 +141,7 @@ __all__ = [
     "dataset_spec",
     "load_dataset",
     "load_eegmmidb",
+    "register_dataset",
     "resolve_data_dir",
     "standardize_trials",
 ]

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple
 
+import numpy as np
+
 from jeeg.data.dataset import EpochsDataset
 from jeeg.errors import ConfigError
 
@@ -87,4 +89,45 @@ def n_samples(n: float, cfg) -> int:
     return round(n)
 
 
-__all__ = ["MAX_SAMPLES", "DataShape", "DatasetSpec", "n_samples"]
+def memory_spec(ds: EpochsDataset, name: str = "memory") -> DatasetSpec:
+    """The :class:`DatasetSpec` of trials already in memory (a user's arrays or ``mne.Epochs``, as
+    :meth:`EpochsDataset.from_arrays` / :meth:`EpochsDataset.from_epochs` make them), for
+    :func:`jeeg.data.register_dataset`.
+
+    The trials are used as they are: the defaults are all of their subjects and tasks, their
+    window (``tmin``, ``tmax = tmin + n_times / sfreq``) and no filter or resampling.
+
+    Raises
+    ------
+    ConfigError
+        (from its checks) subjects or tasks the trials do not hold; a band-pass, resampling, channel
+        subset, ``runs`` or a window other than the trials' own (filter, resample or crop them
+        before, e.g. with MNE).
+    """
+    tmax = float(ds.tmin + ds.n_times / ds.sfreq)
+    defaults = {"subjects": tuple(ds.subjects), "task": tuple(ds.tasks), "l_freq": None, "h_freq": None,
+                "resample": None, "tmin": float(ds.tmin), "tmax": tmax}
+
+    def load(subjects, task, **kw) -> EpochsDataset:
+        tasks = [task] if isinstance(task, str) else list(task)
+        return ds.subset(np.isin(ds.subject, np.atleast_1d(subjects)) & np.isin(ds.task, tasks))
+
+    def check(cfg):
+        if missing := sorted(set(int(s) for s in cfg.subjects) - set(ds.subjects)):
+            raise ConfigError(f"subjects {missing}: the {name} trials hold subjects {ds.subjects}")
+        changed = [k for k in ("l_freq", "h_freq", "resample") if getattr(cfg, k) is not None]
+        changed += [k for k in ("channels", "runs") if getattr(cfg, k)]
+        if abs(cfg.tmin - ds.tmin) > 1e-9 or abs(cfg.tmax - tmax) > 1e-9:
+            changed.append(f"tmin/tmax ({cfg.tmin}, {cfg.tmax} s; the trials span {ds.tmin:g}..{tmax:g} s)")
+        if changed:
+            raise ConfigError(f"{', '.join(changed)}: the {name} trials are used as they are; filter, resample, pick or "
+                              "crop them before (e.g. with MNE), and remove these keys")
+        return cfg
+
+    def shape(cfg) -> DataShape:
+        return DataShape(ds.n_chans, ds.n_times, float(ds.sfreq), ds.n_classes, tuple(ds.ch_names))
+
+    return DatasetSpec(name, tuple(ds.tasks), load, shape, defaults=defaults, check=check)
+
+
+__all__ = ["MAX_SAMPLES", "DataShape", "DatasetSpec", "memory_spec", "n_samples"]
