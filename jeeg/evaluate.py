@@ -35,11 +35,22 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from jeeg import report
+from jeeg.baselines import fit_predict
+from jeeg.checkpoints import fold_programs, load_member_states
 from jeeg.config import CVConfig, make_config
+from jeeg.cv import load_for_config
 from jeeg.errors import ConfigError
+from jeeg.final import data_facts, final_dir
+from jeeg.folds import TaskFold
+from jeeg.host import environment
 from jeeg.run.setup import build_trainer, model_inputs_for
+from jeeg.rundir import prediction_rows, prepare_out_dir, write_predictions
+from jeeg.splits import Fold
+from jeeg.summary import fold_record, summarise
 
 #: Keys ``jeeg evaluate --set`` may change: where the data are and how the model is batched, never
 #: what the data are.
@@ -154,8 +165,6 @@ def check_data(ds, facts: dict, run: Path, what: str = "the new subjects' data")
         Channels (names and order: the montage), sampling frequency, samples per trial, epoch
         start, class names or the loader's preprocessing differ; the message names each.
     """
-    from jeeg.final import data_facts
-
     here = data_facts(ds)
     differ = []
     if list(here["ch_names"]) != list(facts["ch_names"]):
@@ -183,9 +192,6 @@ def _models_of_task(info: dict, task: str, rcfg: CVConfig) -> tuple[list, str, i
     """Where the network models of ``task`` are: ``(programs, subtree, n_models, n_train)`` for
     :func:`jeeg.checkpoints.load_member_states`; ``n_train``: trials the model(s) trained on
     (the final model's, or the mean of the folds' training parts)."""
-    from jeeg.checkpoints import fold_programs
-    from jeeg.final import final_dir
-
     run, metrics = info["run"], info["metrics"]
     if info["source"] == "final":
         f = metrics["final"].get(task)
@@ -238,19 +244,6 @@ def evaluate_run(run: Path, subjects, *, out: Path | None = None, overrides: dic
     ConfigError
         See the module docstring; plus the data loaders' errors (missing recordings, ...).
     """
-    import jax
-
-    from jeeg import report
-    from jeeg.baselines import fit_predict
-    from jeeg.checkpoints import load_member_states
-    from jeeg.cv import load_for_config
-    from jeeg.final import data_facts
-    from jeeg.folds import TaskFold
-    from jeeg.host import environment
-    from jeeg.rundir import prediction_rows, prepare_out_dir, write_predictions
-    from jeeg.splits import Fold
-    from jeeg.summary import fold_record, summarise
-
     say = progress or (lambda msg: None)
     info = check_run(run, subjects, overrides, ensemble)
     run, rcfg, cfg, rmetrics, source = info["run"], info["run_cfg"], info["cfg"], info["metrics"], info["source"]

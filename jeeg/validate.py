@@ -25,12 +25,22 @@ import difflib
 import functools
 import inspect
 import json
+import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
+from jeeg.baselines import BASELINES, fit_predict
+from jeeg.checkpoints import check_init_run, check_teacher_run
 from jeeg.config import GRID_KEYS, CVConfig, make_config
 from jeeg.data import DataShape, dataset_spec
+from jeeg.data.eegmmidb import TASKS
+from jeeg.engine.distill import attention_transfer_loss
 from jeeg.errors import ConfigError, choice_error
+from jeeg.models import REGISTRY, build_model, get_model_spec
+from jeeg.representations import REPRESENTATIONS, model_inputs, sst_grid_inputs
 from jeeg.run.setup import input_maps
 
 #: Most weights a network may have (5e8 float32 = 2 GB per member): more is a size typed wrong.
@@ -75,8 +85,6 @@ def _check_scheme(cfg: CVConfig) -> None:
         raise ConfigError(f"subjects: scheme={cfg.scheme!r} needs at least 3 subjects (test, validation, training); "
                           f"got {n_subjects}; use a within_subject_* scheme or add subjects")
     if cfg.scheme == "within_subject_run_blocks" and cfg.dataset == "eegmmidb":
-        from jeeg.data.eegmmidb import TASKS
-
         n_runs = min(len([r for r in TASKS[t].runs if cfg.runs is None or r in cfg.runs]) for t in cfg.task)
         if cfg.n_folds > n_runs:
             raise ConfigError(f"n_folds={cfg.n_folds}: within_subject_run_blocks deals each subject's runs of a task "
@@ -84,8 +92,6 @@ def _check_scheme(cfg: CVConfig) -> None:
 
 
 def _check_baselines(cfg: CVConfig, shape: DataShape) -> None:
-    from jeeg.baselines import BASELINES
-
     for name in cfg.baselines:
         if name not in BASELINES:
             raise choice_error("baselines", name, BASELINES, "baseline")
@@ -106,10 +112,6 @@ def _check_baselines(cfg: CVConfig, shape: DataShape) -> None:
 def _baseline_fit(name: str, n_chans: int, n_times: int, sfreq: float, n_classes: int) -> str | None:
     """Fit baseline ``name`` on 4 synthetic trials per class and predict 2 (noise: only shapes and
     options are tested). Returns None, or what went wrong."""
-    import warnings
-
-    from jeeg.baselines import fit_predict
-
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(n_classes), 4)
     X = 10.0 * rng.standard_normal((len(y), n_chans, min(n_times, 4000)))
@@ -153,8 +155,6 @@ def _representation_shape(cfg: CVConfig, shape: DataShape) -> tuple[int, ...] | 
     ``(n_chans, n_times)`` or the representation's output (computed from two synthetic trials of
     the data's shape, so every ``representation_kwargs`` value is exercised). None where the
     channel names are only known from the recording."""
-    from jeeg.representations import REPRESENTATIONS, model_inputs
-
     if cfg.representation not in REPRESENTATIONS:
         raise choice_error("representation", cfg.representation, REPRESENTATIONS, "representation")
     if cfg.representation == "raw":
@@ -179,15 +179,11 @@ def _representation_shape(cfg: CVConfig, shape: DataShape) -> tuple[int, ...] | 
 
 
 def _representation_fn(name: str):
-    from jeeg.representations import sst_grid_inputs
-
     return {"sst_grid": sst_grid_inputs}[name]
 
 
 def _hyper_parameters(name: str) -> dict:
     """``{name: default}`` of a registered model's hyper-parameters (its ``model_kwargs``)."""
-    from jeeg.models import get_model_spec
-
     params = inspect.signature(get_model_spec(name).cls.__init__).parameters
     return {p: (v.default if v.default is not inspect.Parameter.empty else "required")
             for p, v in params.items() if p not in _DATA_ARGS and v.kind is not v.VAR_KEYWORD}
@@ -198,12 +194,6 @@ def _abstract_build(name: str, kwargs_json: str, n_chans: int, n_times: int, sfr
                     fed_shape: tuple[int, ...] | None) -> str | None:
     """Build model ``name`` and apply it to a batch of 2 trials of ``fed_shape`` under
     :func:`jax.eval_shape` (no weights allocated). Returns None, or what went wrong."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from jeeg.models import build_model
-
     kwargs = json.loads(kwargs_json)
     limit = max(4096, 4 * n_times)
     huge = [k for k, v in kwargs.items() if any(isinstance(x, int) and not isinstance(x, bool) and abs(x) > limit
@@ -262,8 +252,6 @@ def check_model(key: str, name: str, kwargs: dict, n_chans: int, n_times: int, s
         data's shape) the model cannot be built or applied with (the model's hyper-parameters and
         defaults listed).
     """
-    from jeeg.models import REGISTRY
-
     kw_key = f"{key}_kwargs"
     if not isinstance(name, str) or name not in REGISTRY:
         raise choice_error(key, name, sorted(REGISTRY), "model")
@@ -325,13 +313,6 @@ def _feature_transfer(pair_json: str, n_times: int, sfreq: float, n_classes: int
     """Apply student and teacher with ``return_features=True`` and the attention-transfer loss
     (:func:`jeeg.engine.distill.attention_transfer_loss`) under :func:`jax.eval_shape`.
     Returns None, or what went wrong."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from jeeg.engine.distill import attention_transfer_loss
-    from jeeg.models import build_model
-
     def feats(name, kwargs, n_in, fed):
         model = build_model(name, n_in, n_classes, n_times, sfreq, rngs=nnx.Rngs(params=0), **kwargs)
         shape = tuple(fed) if fed is not None else tuple(getattr(model, "input_shape", None) or (n_in, n_times))
@@ -353,8 +334,6 @@ def _feature_transfer(pair_json: str, n_times: int, sfreq: float, n_classes: int
 
 
 def _call_parameters(name: str) -> tuple[str, ...]:
-    from jeeg.models import get_model_spec
-
     return tuple(inspect.signature(get_model_spec(name).cls.__call__).parameters)
 
 
@@ -362,8 +341,6 @@ def _check_chain(cfg: CVConfig) -> None:
     """``teacher_run`` / ``init_run``: finished runs on the same folds, of the teacher / this model
     (:func:`jeeg.checkpoints.check_teacher_run`, :func:`jeeg.checkpoints.check_init_run`: their
     ``config.json``, ``metrics.json`` and checkpoint folder, no weights loaded)."""
-    from jeeg.checkpoints import check_init_run, check_teacher_run
-
     if cfg.distill == "offline":
         check_teacher_run(cfg)
     if cfg.init_run:

@@ -9,8 +9,19 @@ trainer, written once for every caller (``jeeg cv``, ``--final``, ``jeeg evaluat
   on arrays or ``mne.Epochs``.
 """
 
-from jeeg.run.crossval import cross_validate
-from jeeg.run.estimator import EEGClassifier
+from importlib import import_module
+
 from jeeg.run.setup import build_trainer, input_maps, model_inputs_for
+
+#: Names loaded on first access (their modules import jeeg.cv and jeeg.validate, which import
+#: jeeg.run.setup): name → module.
+_LAZY = {"EEGClassifier": "jeeg.run.estimator", "cross_validate": "jeeg.run.crossval"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jeeg.run' has no attribute {name!r}")
+
 
 __all__ = ["EEGClassifier", "cross_validate", "build_trainer", "input_maps", "model_inputs_for"]
