@@ -249,7 +249,7 @@ class CVRun:
         metrics = summarise(cfg, ds, [self.lines[i]["record"] for i in ids], len(folds), self.engine)
         metrics["data"] = data_facts(ds)  # what jeeg evaluate checks new subjects' data against
         if cfg.final:
-            metrics["final"] = train_final(self, ds, metrics)
+            metrics["final"] = train_final(cfg, ds, metrics, self.out, self.rep)
         if self.primary:
             write_predictions(self.out, [row for i in ids for row in self.lines[i]["predictions"]])
             write_csv(self.out / "scores.csv", moabb_score_rows(metrics, ds.X.shape[1]))

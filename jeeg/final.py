@@ -62,18 +62,22 @@ def final_epochs(best_epochs: list[int]) -> int:
     return max(1, int(np.floor(np.median(np.asarray(best_epochs, float) + 1) + 0.5)))
 
 
-def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
+def train_final(cfg: CVConfig, ds: EpochsDataset, metrics: dict, out: Path, reporter=None) -> dict:
     """Train the final model of every task of a finished cross-validation and save it.
 
     Parameters
     ----------
-    runner : jeeg.cv.CVRun
-        The run (its config, directory, reporter and whether this process writes files).
+    cfg : CVConfig
+        The run's configuration.
     ds : EpochsDataset
         The run's data (every subject, every task).
     metrics : dict
         The run's summary (:func:`jeeg.summary.summarise`): its fold records give the selected
         epochs, a sweep's ``chosen_setting`` the grid point.
+    out : Path
+        The run directory (the models go to :func:`final_dir`).
+    reporter : object, optional
+        Progress callbacks ``status``, ``start_epochs``, ``epoch`` (:class:`jeeg.cv.CVRun`'s).
 
     Returns
     -------
@@ -90,7 +94,6 @@ def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
         A run with distillation or ``init_run`` (see :func:`jeeg.config.make_config`), or a
         task without fold records of the model.
     """
-    cfg: CVConfig = runner.cfg
     if cfg.distill != "none" or cfg.init_run:
         raise ConfigError("final models are trained for a model trained alone (no distill, no init_run)")
     setting = int(metrics.get("sweep", {}).get("chosen_setting", 0))
@@ -99,7 +102,7 @@ def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
     n_positions = sum(1 for r in metrics["folds"] if r["model"] == cfg.model and r.get("setting", 0) == 0)
     inputs = model_inputs_for(cfg, ds)
     tcfg = replace(cfg.train_config(), monitor="last")
-    out: dict[str, dict] = {}
+    final: dict[str, dict] = {}
     trainers: dict[int, Trainer] = {}  # tasks with as many trials share one compiled program
     for t, task in enumerate(ds.tasks):
         best = [int(r["best_epoch"]) for r in model_records if r["task"] == task]
@@ -114,26 +117,26 @@ def train_final(runner, ds: EpochsDataset, metrics: dict) -> dict:
                                                  n_train_pad=len(where), n_eval_pad=0)
         trainer = trainers[len(where)]
         X, Y = trainer.put_data(inputs, ds.y)
-        if runner.rep is not None:
-            runner.rep.status(f"{cfg.model}: final model of {task} on {len(where)} trials, {n_epochs} epochs")
-            runner.rep.start_epochs(f"final {task}", n_epochs)
-        directory = final_dir(runner.out, task)
+        if reporter is not None:
+            reporter.status(f"{cfg.model}: final model of {task} on {len(where)} trials, {n_epochs} epochs")
+            reporter.start_epochs(f"final {task}", n_epochs)
+        directory = final_dir(out, task)
         res = trainer.fit(
             X, Y, [MemberData(where, empty, empty)], jax.vmap(member_key)(np.array([point["seed"]]), np.array([position])),
-            on_epoch=(lambda e, logs: runner.rep.epoch(e, logs)) if runner.rep is not None else None,
+            on_epoch=reporter.epoch if reporter is not None else None,
             checkpointing=Checkpointing(directory, cfg.checkpoint_every or n_epochs),
             hparams={"lr": [point["lr"]], "weight_decay": [point["weight_decay"]]},
             n_epochs=n_epochs,
         )
         subjects = sorted(int(s) for s in np.unique(ds.subject[where]))
-        out[task] = {
+        final[task] = {
             "epochs": n_epochs, "fold_best_epochs": best, "n_trials": len(where), "subjects": subjects,
             "setting": setting, **point, "position": position,
-            "checkpoint": str(directory.relative_to(runner.out)), "failed": bool(res.failed[0]),
+            "checkpoint": str(directory.relative_to(out)), "failed": bool(res.failed[0]),
             "train_loss": [float(x) for x in res.history["train_loss"][0]],
             "train_accuracy": [float(x) for x in res.history["train_accuracy"][0]],
         }
-    return out
+    return final
 
 
 __all__ = ["data_facts", "final_dir", "final_epochs", "train_final"]
