@@ -6,7 +6,8 @@ trains the ``"map"`` program and the ``"vmap"`` one only runs where no test does
 protects it, for every model of the registry (a new model is covered by being registered):
 
 * a whole :meth:`Trainer.fit` with ``member_axis="vmap"`` equals the ``"map"`` fit: stop and
-  selected epochs, test predictions, and test logits within a rounding bound derived below;
+  selected epochs, test predictions, and test logits within a rounding bound derived below (or 2 %
+  of what training moved them, where that bound is too tight for the CPU);
 * :meth:`Trainer.memory_need` and :meth:`jeeg.cv.CVRun.members_per_program`, which group vmapped
   members by device memory, against known budgets;
 * every model's vmapped run program lowers for CUDA and for TPU, to plain StableHLO.
@@ -120,13 +121,22 @@ def test_vmapped_fit_equals_mapped_fit(name):
         n_steps = (int(ref.stopped_epoch[k]) + 1) * math.ceil(len(m.train) / tr.batch_size)
         moved = float(np.abs(ulp.test_logits[k] - a).max())
         bound = n_steps * (moved + EPS * float(np.abs(a).max()))
+        # That estimate holds on the AMD EPYC CPUs this was written on, and on a 2-core Intel Xeon
+        # for EEGNet, STFF-DA and SST-EmotionNet (|vmap - map| at most 0.1 of it), but not for
+        # MSC-T3AM (1.2x) and U-Time (7.5x), whose vmapped reductions (attention, long 1-D
+        # convolutions) round by more than one ulp of the parameters per step there (2026-12-07).
+        # So the floor: 2 % of how far training moved the logits. A fit with members mixed or
+        # wrongly updated moves them by about as much as training does, 50x more.
+        trained = float(np.abs(a - f["init_logits"][k]).max())
+        tol = max(bound, 0.02 * trained)
         diff = float(np.abs(b - a).max())
-        print(f"{name} member {k}: |vmap - map| {diff:.2e} ≤ bound {bound:.2e} (one-ulp move {moved:.2e}, "
-              f"{n_steps} steps, stopped at epoch {ref.stopped_epoch[k]}, best {ref.best_epoch[k]})")
-        assert diff <= bound
+        print(f"{name} member {k}: |vmap - map| {diff:.2e} ≤ {tol:.2e} (one-ulp bound {bound:.2e}: one-ulp move "
+              f"{moved:.2e}, {n_steps} steps; trained {trained:.2e}; stopped at epoch {ref.stopped_epoch[k]}, "
+              f"best {ref.best_epoch[k]})")
+        assert diff <= tol
         # A bound that a wrong fit would meet is no test: members mixed or wrongly updated move the
         # logits by as much as training does.
-        assert bound < float(np.abs(a - f["init_logits"][k]).max())
+        assert bound < trained
 
 
 # ---------------------------------------------------------------------------------- memory
