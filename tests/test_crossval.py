@@ -13,7 +13,6 @@ import pytest
 from jeeg import ConfigError, EpochsDataset, cross_validate
 from jeeg.data import dataset_spec, register_dataset
 from jeeg.data.spec import memory_spec
-from jeeg.rundir import RunDirError
 
 SFREQ, N_CHANS, N_TIMES, N_SUBJECTS = 80.0, 6, 80, 4
 
@@ -45,7 +44,7 @@ def test_cross_subject_table_from_epochs(epochs, tmp_path):
     assert saved["dataset"] == "memory" and saved["l_freq"] is None and saved["tmax"] == pytest.approx(1.5)
     for name in ("metrics.json", "predictions.csv", "scores.csv", "learning_curves.png"):
         assert (out / name).stat().st_size > 0
-    with pytest.raises(RunDirError, match="already holds results"):
+    with pytest.raises(ConfigError, match="already holds results"):
         cross_validate(ep, out, subject=subject, scheme="loso", max_epochs=1)
 
 

@@ -45,9 +45,10 @@ def cross_validate(data, out, *, subject=None, resume: bool = False, overwrite: 
     Raises
     ------
     ConfigError
-        A bad key or value (checked before any training, nothing written), or ``dataset`` given.
+        A bad key or value (checked before any training, nothing written), ``dataset`` given, or
+        ``out`` holding results without ``resume`` or ``overwrite``.
     RunDirError
-        ``out`` holds results, is locked by another process, or cannot be written.
+        ``out`` is locked by another process, or cannot be written.
     """
     if "dataset" in keys:
         raise ConfigError("cross_validate: the data are the dataset; remove dataset=")
